@@ -1,0 +1,229 @@
+"""The content-addressed object cache: files/blake3/<2 hex>/<62 hex>, written once, read-only.
+
+Writes go to a temp file on the cache's own filesystem and are renamed into place only after
+their bytes are on disk. Small objects are made durable in batches (one syncfs for many
+files: an fsync per 4 KiB file costs more than writing it); large ones are fsynced alone.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import IO, Iterable, Iterator
+
+from .errors import CorruptObject, ObjectMissing
+from .hashing import CHUNK, hash_file, is_oid, new_hasher
+
+BATCH_BELOW = 8 << 20       # objects smaller than this are synced in batches
+BATCH_FILES = 4096
+BATCH_BYTES = 256 << 20
+WRITE_BUFFER = 4 << 20      # hash and write in big slices: blake3 threads need them
+
+
+def split_oid(oid: str) -> tuple[str, bool]:
+    """('<64 hex>', is_dir) for a file or directory object id; raises on anything else."""
+    base, is_dir = (oid[:-4], True) if oid.endswith(".dir") else (oid, False)
+    if not is_oid(base):
+        raise CorruptObject(f"invalid object id {oid!r}")
+    return base, is_dir
+
+
+class Cache:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.objects = self.root / "files" / "blake3"
+        self.tmp = self.root / "tmp"
+        self._made_dirs: set[Path] = set()
+
+    def path(self, oid: str) -> Path:
+        split_oid(oid)
+        return self.objects / oid[:2] / oid[2:]
+
+    def has(self, oid: str) -> bool:
+        return self.path(oid).is_file()
+
+    def open(self, oid: str) -> IO[bytes]:
+        try:
+            return open(self.path(oid), "rb")
+        except FileNotFoundError:
+            raise ObjectMissing(f"object {oid} is not in the cache") from None
+
+    def size(self, oid: str) -> int:
+        return self.path(oid).stat().st_size
+
+    def iter_oids(self) -> Iterator[str]:
+        if not self.objects.is_dir():
+            return
+        for prefix in sorted(os.listdir(self.objects)):
+            if len(prefix) != 2:
+                continue
+            for rest in sorted(os.listdir(self.objects / prefix)):
+                oid = prefix + rest
+                try:
+                    split_oid(oid)
+                except CorruptObject:
+                    continue
+                yield oid
+
+    def verify(self, oid: str) -> bool:
+        """Re-hash one object: True when its bytes match its id."""
+        base, _ = split_oid(oid)
+        return hash_file(self.path(oid))[0] == base
+
+    def writer(self) -> "Writer":
+        return Writer(self)
+
+    def add_bytes(self, data: bytes) -> str:
+        with self.writer() as w:
+            return w.add_chunks([data], len(data))[0]
+
+    def add_file(self, path: str | os.PathLike[str]) -> tuple[str, int]:
+        """Copy a file into the cache, hashing while copying; returns (oid, size)."""
+        with open(path, "rb", buffering=0) as f, self.writer() as w:
+            size = os.fstat(f.fileno()).st_size
+            return w.add_chunks(_read_chunks(f), size)
+
+    def _ensure_dir(self, path: Path) -> None:
+        if path not in self._made_dirs:
+            path.mkdir(parents=True, exist_ok=True)
+            self._made_dirs.add(path)
+
+    def _tempfile(self) -> tuple[int, str]:
+        self._ensure_dir(self.tmp)
+        return tempfile.mkstemp(dir=self.tmp, prefix="obj-")
+
+    def _publish(self, tmp_path: str, oid: str) -> None:
+        final = self.path(oid)
+        self._ensure_dir(final.parent)
+        os.rename(tmp_path, final)
+
+
+def _read_chunks(f: IO[bytes]) -> Iterator[bytes]:
+    while chunk := f.read(CHUNK):
+        yield chunk
+
+
+class Writer:
+    """Adds objects to a cache; small ones become visible at `flush()` (or on exit)."""
+
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
+        self.pending: dict[str, str] = {}   # oid -> temp path, not yet renamed
+        self.pending_bytes = 0
+
+    def __enter__(self) -> "Writer":
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.flush()
+        else:
+            self.discard()
+
+    def has(self, oid: str) -> bool:
+        return oid in self.pending or self.cache.has(oid)
+
+    def add_chunks(self, chunks: Iterable[bytes], size_hint: int = 0,
+                   suffix: str = "") -> tuple[str, int]:
+        """Store the bytes of `chunks`; returns (oid, size). `suffix` is ".dir" for manifests."""
+        fd, tmp_path = self.cache._tempfile()
+        try:
+            oid, size = _hash_into(fd, chunks, size_hint)
+            oid += suffix
+            if self.has(oid):
+                os.close(fd)
+                os.unlink(tmp_path)
+                return oid, size
+            os.fchmod(fd, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+            if size >= BATCH_BELOW:
+                os.fsync(fd)
+                os.close(fd)
+                self.cache._publish(tmp_path, oid)
+                return oid, size
+            os.close(fd)
+        except BaseException:
+            _close_quietly(fd)
+            _unlink_quietly(tmp_path)
+            raise
+        self.pending[oid] = tmp_path
+        self.pending_bytes += size
+        if len(self.pending) >= BATCH_FILES or self.pending_bytes >= BATCH_BYTES:
+            self.flush()
+        return oid, size
+
+    def pending_path(self, oid: str) -> str | None:
+        return self.pending.get(oid)
+
+    def flush(self) -> None:
+        """Make every pending object durable, then visible (rename), then the renames durable."""
+        if not self.pending:
+            return
+        _sync_filesystem(self.cache.tmp)
+        for oid, tmp_path in self.pending.items():
+            self.cache._publish(tmp_path, oid)
+        _sync_filesystem(self.cache.objects)
+        self.pending.clear()
+        self.pending_bytes = 0
+
+    def discard(self) -> None:
+        for tmp_path in self.pending.values():
+            _unlink_quietly(tmp_path)
+        self.pending.clear()
+        self.pending_bytes = 0
+
+
+def _hash_into(fd: int, chunks: Iterable[bytes], size_hint: int) -> tuple[str, int]:
+    hasher = new_hasher(size_hint)
+    buf = bytearray()
+    size = 0
+    for chunk in chunks:
+        buf += chunk
+        if len(buf) >= WRITE_BUFFER:
+            hasher.update(buf)
+            _write_all(fd, buf)
+            size += len(buf)
+            buf = bytearray()
+    if buf:
+        hasher.update(buf)
+        _write_all(fd, buf)
+        size += len(buf)
+    return str(hasher.hexdigest()), size
+
+
+def _write_all(fd: int, data: bytes | bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _sync_filesystem(path: Path) -> None:
+    """syncfs(2) on the filesystem holding `path` (Linux); os.sync() elsewhere."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if libc.syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    except (OSError, AttributeError):
+        pass
+    os.sync()
+
+
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

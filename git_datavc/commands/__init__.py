@@ -1,0 +1,1 @@
+"""One module per subcommand, each with `run(...) -> int`. Parsing lives in `main`."""

@@ -1,0 +1,79 @@
+"""`status [--json]`: filter-tracked files that differ from git's index, or lack their data."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from .. import config, git, pointer
+from ..cache import Cache
+
+TRACKED = ":(attr:filter=datavc)"
+KINDS = ("staged", "modified", "deleted", "not_checked_out", "not_in_cache")
+TITLES = {
+    "staged": "changes staged for commit",
+    "modified": "modified in the workspace",
+    "deleted": "deleted from the workspace",
+    "not_checked_out": "pointer in the workspace (content not checked out)",
+    "not_in_cache": "object missing from the cache",
+}
+
+
+def collect(repo: git.Repo) -> dict[str, list[str]]:
+    settings = config.load(repo.root)
+    cache = Cache(config.cache_root(repo, settings))
+    report: dict[str, list[str]] = {kind: [] for kind in KINDS}
+    entries = list(git.index_entries(repo, [TRACKED]))
+    pointers = git.read_blobs(repo, sorted({sha for _, sha, _ in entries}))
+    for _, sha, path in entries:
+        ptr = pointer.parse(pointers.get(sha, b""))
+        if ptr is None:
+            continue
+        if not cache.has(ptr.oid):
+            report["not_in_cache"].append(path)
+        if _holds_pointer(repo.root / path, pointers[sha]):
+            report["not_checked_out"].append(path)
+    for line in _diff(repo, "--cached"):
+        report["staged"].append(line[1])
+    for status, path in _diff(repo):
+        if path not in report["not_checked_out"]:
+            report["deleted" if status == "D" else "modified"].append(path)
+    return report
+
+
+def _diff(repo: git.Repo, *args: str) -> list[tuple[str, str]]:
+    head = repo.git("rev-parse", "--verify", "-q", "HEAD", check=False).strip()
+    if "--cached" in args and not head:
+        return [("A", path) for _, _, path in git.index_entries(repo, [TRACKED])]
+    out = repo.git("diff", *args, "--name-status", "-z", "--no-renames", "--", TRACKED)
+    fields = out.split(b"\0")
+    return [(fields[i].decode(), fields[i + 1].decode()) for i in range(0, len(fields) - 1, 2)]
+
+
+def _holds_pointer(path: os.PathLike[str], blob: bytes) -> bool:
+    try:
+        if os.path.getsize(path) != len(blob):
+            return False
+        with open(path, "rb") as f:
+            return f.read(len(blob) + 1) == blob
+    except OSError:
+        return False
+
+
+def run(as_json: bool = False) -> int:
+    repo = git.find_repo()
+    report = collect(repo)
+    if as_json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0
+    if not any(report.values()):
+        print("datavc: everything is up to date")
+        return 0
+    for kind in KINDS:
+        if report[kind]:
+            print(f"{TITLES[kind]}:")
+            for path in report[kind]:
+                print(f"    {path}")
+    if report["not_in_cache"]:
+        print("(objects missing from the cache: fetch them from a remote, or re-add the files)")
+    return 0

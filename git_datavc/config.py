@@ -1,0 +1,106 @@
+"""Layered settings: defaults < .datavc/config < .datavc/config.local < DATAVC_* env < flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from . import git
+from .errors import DatavcError
+
+LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
+DEFAULTS = {
+    "core.autotrack": "on",
+    "core.threshold": "10M",
+    "cache.type": "reflink,copy",
+    "cache.protected": "false",
+}
+# Environment overrides for the simple keys: DATAVC_CORE_THRESHOLD=1M sets core.threshold.
+ENV_KEYS = ("core.remote", "core.autotrack", "core.threshold",
+            "cache.dir", "cache.type", "cache.protected")
+_SUFFIXES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path                      # repository work tree
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self.values.get(normalise_key(key), default)
+
+    @property
+    def autotrack(self) -> str:
+        value = (self.get("core.autotrack") or "on").lower()
+        if value not in ("on", "off", "refuse"):
+            raise DatavcError(f"core.autotrack must be on, off or refuse, not {value!r}")
+        return value
+
+    @property
+    def threshold(self) -> int:
+        return parse_size(self.get("core.threshold") or "10M", "core.threshold")
+
+    @property
+    def cache_types(self) -> tuple[str, ...]:
+        types = tuple(t.strip().lower() for t in (self.get("cache.type") or "").split(",") if t.strip())
+        bad = [t for t in types if t not in LINK_TYPES]
+        if bad or not types:
+            raise DatavcError(f"cache.type must list some of {', '.join(LINK_TYPES)}, "
+                              f"not {self.get('cache.type')!r}")
+        return types
+
+    @property
+    def protected(self) -> bool:
+        return parse_bool(self.get("cache.protected") or "false", "cache.protected")
+
+    def cache_dir(self, default: Path) -> Path:
+        value = self.get("cache.dir")
+        if not value:
+            return default
+        path = Path(os.path.expanduser(value))
+        return path if path.is_absolute() else self.root / path
+
+
+def normalise_key(key: str) -> str:
+    """git-config key case: section and name fold to lower case, a subsection keeps its own."""
+    section, _, rest = key.partition(".")
+    middle, _, name = rest.rpartition(".")
+    return ".".join(p for p in (section.lower(), middle, name.lower()) if p)
+
+
+def parse_size(text: str, key: str = "size") -> int:
+    t = text.strip().lower().removesuffix("b").removesuffix("i")
+    number, suffix = (t[:-1], t[-1]) if t and t[-1] in "kmgt" else (t, "")
+    if not number.isdigit():
+        raise DatavcError(f"{key}: {text!r} is not a size (use bytes or a k/M/G suffix)")
+    return int(number) * _SUFFIXES[suffix]
+
+
+def parse_bool(text: str, key: str) -> bool:
+    t = text.strip().lower()
+    if t in ("true", "yes", "on", "1"):
+        return True
+    if t in ("false", "no", "off", "0", ""):
+        return False
+    raise DatavcError(f"{key} must be true or false, not {text!r}")
+
+
+def load(root: Path, overrides: Mapping[str, str] | None = None) -> Settings:
+    values = dict(DEFAULTS)
+    for name in ("config", "config.local"):
+        path = root / ".datavc" / name
+        if path.is_file():
+            values.update(git.config_get_all(["--file", str(path)]))
+    for key in ENV_KEYS:
+        env = os.environ.get("DATAVC_" + key.replace(".", "_").upper())
+        if env is not None:
+            values[key] = env
+    values.update({normalise_key(k): v for k, v in (overrides or {}).items()})
+    return Settings(root, values)
+
+
+def cache_root(repo: "git.Repo", settings: Settings) -> Path:
+    """`cache.dir`, or the cache shared by every worktree under the git common dir."""
+    return settings.cache_dir(repo.datavc_dir / "cache")

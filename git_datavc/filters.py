@@ -1,0 +1,129 @@
+"""Clean and smudge of one file over streams: the policy behind git's filter protocol.
+
+clean: content -> pointer (bytes into the cache). A valid pointer passes through unchanged.
+smudge: pointer -> content (streamed from the cache). Anything else passes through unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from . import output, pointer
+from .cache import Cache, Writer
+from .errors import CorruptObject, DatavcError
+from .hashing import CHUNK, new_hasher
+from .pointer import Pointer
+from .state import State, same_file
+
+# Seam for the remotes: given object ids missing from the cache, fetch what it can and
+# return the ids now present. None until a remote is configured.
+Fetcher = Callable[[list[str]], set[str]]
+
+
+@dataclass
+class FilterContext:
+    cache: Cache
+    writer: Writer
+    state: State | None
+    root: Path                       # the work tree; git runs filters from its top
+    fetch: Fetcher | None = None
+
+
+def peek(chunks: Iterable[bytes], limit: int = pointer.MAX_SIZE) -> tuple[bytes, Iterator[bytes], bool]:
+    """Read at least `limit`+1 bytes (or everything); returns (head, rest, at_end)."""
+    it = iter(chunks)
+    head = bytearray()
+    for chunk in it:
+        head += chunk
+        if len(head) > limit:
+            return bytes(head), it, False
+    return bytes(head), it, True
+
+
+def clean(ctx: FilterContext, pathname: str, chunks: Iterable[bytes]) -> bytes:
+    """What git should store for `pathname`: its pointer, or the content if it is one already."""
+    head, rest, at_end = peek(chunks)
+    if at_end:
+        if not head:
+            return b""  # an empty file stays empty, as in Git LFS
+        if pointer.parse(head) is not None:
+            return head
+        if pointer.looks_like_pointer(head):
+            output.warn(f"{pathname}: looks like a damaged datavc pointer; storing it as content")
+    st_before = _stat(ctx.root / pathname)
+    content = itertools.chain([head], rest)
+    known = ctx.state.get(st_before) if ctx.state and st_before else None
+    if known and ctx.writer.has(known):
+        return _clean_unchanged(ctx, pathname, content, st_before, known)  # type: ignore[arg-type]
+    oid, size = ctx.writer.add_chunks(content, st_before.st_size if st_before else 0)
+    st_after = _stat(ctx.root / pathname)
+    if ctx.state and st_before and st_after and same_file(st_before, st_after) \
+            and st_after.st_size == size:
+        ctx.state.put(st_after, oid)
+    return Pointer(oid, size).encode()
+
+
+def _clean_unchanged(ctx: FilterContext, pathname: str, content: Iterable[bytes],
+                     st_before: os.stat_result, oid: str) -> bytes:
+    """The stat cache knows this file: drain git's copy without hashing or storing it."""
+    size = sum(len(c) for c in content)
+    st_after = _stat(ctx.root / pathname)
+    if size == st_before.st_size and st_after and same_file(st_before, st_after):
+        return Pointer(oid, size).encode()
+    assert ctx.state is not None
+    ctx.state.forget(st_before)
+    raise DatavcError(f"{pathname} changed while git was reading it; run the command again")
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st if os.path.isfile(path) else None
+
+
+def smudge(ctx: FilterContext, pathname: str, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The work-tree content for what git stored. Raises CorruptObject after the last chunk
+    when the cached bytes do not match their id (the caller then reports an error)."""
+    head, rest, at_end = peek(chunks)
+    ptr = pointer.parse(head) if at_end else None
+    if ptr is None:
+        if at_end and pointer.looks_like_pointer(head):
+            output.warn(f"{pathname}: damaged datavc pointer, checked out as it is")
+        yield head
+        yield from rest
+        return
+    if ptr.size == 0 and ptr.oid == EMPTY_OID:
+        return
+    if not ctx.cache.has(ptr.oid) and not _fetch(ctx, ptr.oid):
+        output.warn(f"{pathname}: object {ptr.oid[:12]} is not in the cache; "
+                    "checked out the pointer instead")
+        yield head
+        return
+    yield from stream_verified(ctx.cache, ptr)
+
+
+EMPTY_OID = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
+
+
+def _fetch(ctx: FilterContext, oid: str) -> bool:
+    return bool(ctx.fetch) and oid in ctx.fetch([oid])  # type: ignore[misc]
+
+
+def stream_verified(cache: Cache, ptr: Pointer) -> Iterator[bytes]:
+    """The object's bytes, hashing as they go; CorruptObject at the end on a mismatch."""
+    hasher = new_hasher(ptr.size)
+    size = 0
+    with cache.open(ptr.oid) as f:
+        while chunk := f.read(CHUNK * 4):
+            hasher.update(chunk)
+            size += len(chunk)
+            yield chunk
+    if size != ptr.size or hasher.hexdigest() != ptr.oid:
+        raise CorruptObject(f"cache object {ptr.oid[:12]} is corrupt",
+                            "run `git datavc verify` and restore it")

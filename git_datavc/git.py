@@ -1,0 +1,159 @@
+"""The one door to git: every `git` subprocess and every pygit2 use lives here."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from .errors import GitError
+
+
+def run(args: Sequence[str], cwd: str | os.PathLike[str] | None = None,
+        input: bytes | None = None, check: bool = True) -> bytes:
+    """Run `git ARGS`; return stdout. A failure becomes a GitError with git's message."""
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, input=input,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+    if check and proc.returncode != 0:
+        lines = proc.stderr.decode(errors="replace").strip().splitlines()
+        message = lines[-1] if lines else f"git {args[0]} exited with {proc.returncode}"
+        raise GitError(message.removeprefix("fatal: ").removeprefix("error: "))
+    return proc.stdout
+
+
+@dataclass(frozen=True)
+class Repo:
+    root: Path        # top of the work tree
+    git_dir: Path     # this worktree's git dir
+    common_dir: Path  # shared by all worktrees: the cache and state live under it
+
+    @property
+    def datavc_dir(self) -> Path:
+        return self.common_dir / "datavc"
+
+    def git(self, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
+        return run(args, cwd=self.root, input=input, check=check)
+
+
+def find_repo(start: str | os.PathLike[str] | None = None) -> Repo:
+    """The repository containing `start` (default: the current directory)."""
+    try:
+        out = run(["rev-parse", "--path-format=absolute", "--show-toplevel",
+                   "--git-dir", "--git-common-dir"], cwd=start)
+    except GitError as e:
+        raise GitError(f"not in a git repository with a work tree ({e.message})") from None
+    lines = out.decode().splitlines()
+    if len(lines) != 3:
+        raise GitError("not in a git repository with a work tree")
+    return Repo(Path(lines[0]), Path(lines[1]), Path(lines[2]))
+
+
+def hooks_dir(repo: Repo) -> Path:
+    """Where git runs hooks from: respects core.hooksPath."""
+    out = repo.git("rev-parse", "--path-format=absolute", "--git-path", "hooks")
+    return Path(out.decode().strip())
+
+
+def check_attr(repo: Repo, attr: str, paths: Iterable[str]) -> dict[str, str]:
+    """The value of `attr` for each path (`unspecified`, `set`, `unset` or a value)."""
+    data = b"".join(p.encode() + b"\0" for p in paths)
+    if not data:
+        return {}
+    out = repo.git("check-attr", "-z", "--stdin", attr, input=data).split(b"\0")
+    return {out[i].decode(): out[i + 2].decode() for i in range(0, len(out) - 2, 3)}
+
+
+def staged_changes(repo: Repo) -> list[tuple[str, str, str]]:
+    """(mode, blob sha, path) of files added or modified in the index against HEAD."""
+    has_head = bool(repo.git("rev-parse", "--verify", "-q", "HEAD", check=False))
+    base = "HEAD" if has_head else run(["hash-object", "-t", "tree", "/dev/null"]).decode().strip()
+    out = repo.git("diff-index", "--cached", "-z", "--no-renames", "--diff-filter=AM", base)
+    fields = out.split(b"\0")
+    changes = []
+    for i in range(0, len(fields) - 1, 2):
+        meta = fields[i].decode().lstrip(":").split()
+        changes.append((meta[1], meta[3], fields[i + 1].decode()))
+    return changes
+
+
+def index_entries(repo: Repo, paths: Sequence[str] = ()) -> Iterator[tuple[str, str, str]]:
+    """(mode, blob sha, path) of stage-0 index entries, optionally limited to pathspecs."""
+    out = repo.git("ls-files", "-s", "-z", "--", *paths)
+    for record in out.split(b"\0"):
+        if record:
+            meta, path = record.split(b"\t", 1)
+            mode, sha, stage = meta.decode().split()
+            if stage == "0":
+                yield mode, sha, path.decode()
+
+
+def blob_sizes(repo: Repo, shas: Sequence[str]) -> dict[str, int]:
+    if not shas:
+        return {}
+    out = repo.git("cat-file", "--batch-check=%(objectname) %(objectsize)",
+                   input="".join(s + "\n" for s in shas).encode())
+    sizes = {}
+    for line in out.decode().splitlines():
+        sha, size = line.split()
+        sizes[sha] = int(size)
+    return sizes
+
+
+def read_blobs(repo: Repo, shas: Sequence[str]) -> dict[str, bytes]:
+    """Contents of small blobs (pointers), in one `git cat-file --batch`."""
+    if not shas:
+        return {}
+    out = repo.git("cat-file", "--batch", input="".join(s + "\n" for s in shas).encode())
+    blobs, pos = {}, 0
+    while pos < len(out):
+        end = out.index(b"\n", pos)
+        header = out[pos:end].decode().split()
+        if len(header) < 3:  # "<sha> missing"
+            pos = end + 1
+            continue
+        size = int(header[2])
+        blobs[header[0]] = out[end + 1:end + 1 + size]
+        pos = end + 1 + size + 1
+    return blobs
+
+
+def blob_stream(repo: Repo, sha: str) -> subprocess.Popen[bytes]:
+    """A `git cat-file blob` process whose stdout streams a (possibly large) blob."""
+    return subprocess.Popen(["git", "cat-file", "blob", sha], cwd=repo.root,
+                            stdout=subprocess.PIPE)
+
+
+def write_blob(repo: Repo, data: bytes) -> str:
+    """Store `data` as a blob exactly as given (no filters)."""
+    return repo.git("hash-object", "-w", "--stdin", "--no-filters", input=data).decode().strip()
+
+
+def set_index_entry(repo: Repo, mode: str, sha: str, path: str) -> None:
+    repo.git("update-index", "--add", "--cacheinfo", f"{mode},{sha},{path}")
+
+
+def config_get_all(scope_args: Sequence[str], cwd: str | os.PathLike[str] | None = None
+                   ) -> dict[str, str]:
+    """Every key of one git-config scope or file (`--global`, `-f FILE`, ...)."""
+    out = run(["config", *scope_args, "--list", "-z"], cwd=cwd, check=False)
+    values = {}
+    for item in out.split(b"\0"):
+        if item:
+            key, _, value = item.decode(errors="replace").partition("\n")
+            values[key] = value
+    return values
+
+
+def config_set(scope_args: Sequence[str], key: str, value: str,
+               cwd: str | os.PathLike[str] | None = None) -> None:
+    run(["config", *scope_args, key, value], cwd=cwd)
+
+
+def config_unset_section(scope_args: Sequence[str], section: str,
+                         cwd: str | os.PathLike[str] | None = None) -> None:
+    run(["config", *scope_args, "--remove-section", section], cwd=cwd, check=False)

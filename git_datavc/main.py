@@ -1,0 +1,139 @@
+"""`git datavc ...`: parse the command line, dispatch, turn exceptions into exit codes.
+
+Commands are imported only when chosen, so git's hooks and filters start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable, Sequence
+
+from . import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="git datavc",
+        description="Version large data files, datasets and models beside your code.")
+    parser.add_argument("--version", action="version", version=f"git-datavc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help)
+
+    p = add("install", "register the filter, diff and merge drivers (global by default) "
+                       "and, inside a repository, its hooks")
+    p.add_argument("--local", action="store_true", help="this repository's config only")
+    p.add_argument("--global", dest="global_", action="store_true", help="the default")
+    p.add_argument("--no-hooks", action="store_true", help="drivers only")
+    p.add_argument("--force", action="store_true", help="replace a chained hook too")
+    p = add("uninstall", "remove the drivers and this repository's hooks")
+    p.add_argument("--local", action="store_true")
+    p.add_argument("--global", dest="global_", action="store_true")
+    add("init", "set up .datavc/ in this repository, with local drivers and hooks")
+    p = add("track", "filter-track files matching PATTERNs (.gitattributes); none: list")
+    p.add_argument("patterns", nargs="*", metavar="PATTERN")
+    p = add("untrack", "stop filter-tracking PATTERNs")
+    p.add_argument("patterns", nargs="+", metavar="PATTERN")
+    p = add("status", "what differs between workspace, pointers and cache")
+    p.add_argument("--json", action="store_true")
+    p = add("verify", "re-hash the cache and report corrupt objects")
+    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
+    p = add("demo", "walk through the whole cycle in a sample repository (temp dir)")
+    p.add_argument("--keep", action="store_true", help="keep the sample repository")
+    add("filter-process", "plumbing: git's long-running clean/smudge filter")
+    for name in ("clean", "smudge"):
+        p = add(name, f"plumbing: {name} one file from stdin to stdout")
+        p.add_argument("path", nargs="?", default="")
+    p = add("hook", "plumbing: run a git hook")
+    p.add_argument("name")
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p = add("textconv", "plumbing: diff driver, shows a pointer readably")
+    p.add_argument("path")
+    p = add("merge-driver", "plumbing: merge driver for tracked files")
+    p.add_argument("base")
+    p.add_argument("ours")
+    p.add_argument("theirs")
+    p.add_argument("path")
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
+    c = args.command
+    if c in ("install", "uninstall"):
+        from .commands import install
+
+        if c == "install":
+            return lambda: install.run(args.local, args.no_hooks, args.force)
+        return lambda: install.run_uninstall(args.local)
+    if c == "init":
+        from .commands import init
+        return init.run
+    if c in ("track", "untrack"):
+        from .commands import track
+        return lambda: (track.run if c == "track" else track.run_untrack)(args.patterns)
+    if c == "status":
+        from .commands import status
+        return lambda: status.run(args.json)
+    if c == "verify":
+        from .commands import verify
+        return lambda: verify.run(args.jobs)
+    if c == "demo":
+        from .commands import demo
+        return lambda: demo.run(args.keep)
+    if c == "filter-process":
+        from .commands import filter_process
+        return filter_process.run
+    if c in ("clean", "smudge"):
+        from .commands import filter_process
+        return lambda: filter_process.main_single(c, args.path)
+    if c == "hook":
+        from .commands import hook
+        return lambda: hook.run(args.name, args.args)
+    from .commands import plumbing
+    if c == "textconv":
+        return lambda: plumbing.textconv(args.path)
+    return lambda: plumbing.merge_driver(args.base, args.ours, args.theirs, args.path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["hook"] and len(argv) >= 2:  # hot path: skip building the whole parser
+        args = argparse.Namespace(command="hook", name=argv[1], args=argv[2:])
+    else:
+        args = _parser().parse_args(argv)
+    from .errors import DatavcError
+
+    try:
+        return _dispatch(args)()
+    except DatavcError as e:
+        _debug_traceback()
+        from . import output
+
+        output.error(e.message, e.hint)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 1
+    except OSError as e:
+        _debug_traceback()
+        from . import output
+
+        where = f": {e.filename}" if e.filename else ""
+        output.error(f"{e.strerror or e}{where}")
+        return 1
+
+
+def _debug_traceback() -> None:
+    if os.environ.get("DATAVC_DEBUG"):
+        import traceback
+
+        traceback.print_exc()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
