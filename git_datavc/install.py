@@ -14,7 +14,9 @@ DRIVERS = {
     "filter.datavc.clean": "git-datavc clean -- %f",
     "filter.datavc.smudge": "git-datavc smudge -- %f",
     "filter.datavc.required": "true",
-    "diff.datavc.textconv": "git-datavc textconv",
+    # No textconv: git then diffs the pointers themselves (hash and size), without
+    # smudging whole old versions into temp files as a textconv would make it do.
+    "diff.datavc.binary": "false",
     "merge.datavc.name": "git-datavc pointer merge",
     "merge.datavc.driver": "git-datavc merge-driver %O %A %B %P",
 }

@@ -51,8 +51,6 @@ def _parser() -> argparse.ArgumentParser:
     p = add("hook", "plumbing: run a git hook")
     p.add_argument("name")
     p.add_argument("args", nargs=argparse.REMAINDER)
-    p = add("textconv", "plumbing: diff driver, shows a pointer readably")
-    p.add_argument("path")
     p = add("merge-driver", "plumbing: merge driver for tracked files")
     p.add_argument("base")
     p.add_argument("ours")
@@ -94,8 +92,6 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
         from .commands import hook
         return lambda: hook.run(args.name, args.args)
     from .commands import plumbing
-    if c == "textconv":
-        return lambda: plumbing.textconv(args.path)
     return lambda: plumbing.merge_driver(args.base, args.ours, args.theirs, args.path)
 
 
