@@ -38,6 +38,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("patterns", nargs="*", metavar="PATTERN")
     p = add("untrack", "stop filter-tracking PATTERNs")
     p.add_argument("patterns", nargs="+", metavar="PATTERN")
+    p = add("add", "track files or directories as metafiles (PATH.datavc)")
+    p.add_argument("targets", nargs="+", metavar="PATH")
+    p = add("checkout", "make the workspace match the metafiles")
+    p.add_argument("targets", nargs="*", metavar="PATH")
+    p.add_argument("-f", "--force", action="store_true",
+                   help="also overwrite or remove files whose bytes are not in the cache")
+    p.add_argument("--relink", action="store_true", help="re-create every link")
+    p = add("commit", "record the current contents of tracked outs in their metafiles")
+    p.add_argument("targets", nargs="*", metavar="TARGET")
+    p = add("unprotect", "replace linked workspace files by writable copies")
+    p.add_argument("targets", nargs="+", metavar="PATH")
+    p = add("diff", "data files added, modified, deleted between commits")
+    p.add_argument("rev1", nargs="?", metavar="REV1")
+    p.add_argument("rev2", nargs="?", metavar="REV2")
+    p.add_argument("--json", action="store_true")
     p = add("status", "what differs between workspace, pointers and cache")
     p.add_argument("--json", action="store_true")
     p = add("verify", "re-hash the cache and report corrupt objects")
@@ -73,6 +88,21 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
     if c in ("track", "untrack"):
         from .commands import track
         return lambda: (track.run if c == "track" else track.run_untrack)(args.patterns)
+    if c == "add":
+        from .commands import add as add_cmd
+        return lambda: add_cmd.run(args.targets)
+    if c == "checkout":
+        from .commands import checkout
+        return lambda: checkout.run(args.targets, args.force, args.relink)
+    if c == "commit":
+        from .commands import commit
+        return lambda: commit.run(args.targets)
+    if c == "unprotect":
+        from .commands import unprotect
+        return lambda: unprotect.run(args.targets)
+    if c == "diff":
+        from .commands import diff
+        return lambda: diff.run(args.rev1, args.rev2, args.json)
     if c == "status":
         from .commands import status
         return lambda: status.run(args.json)

@@ -13,7 +13,14 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS state (
     inode INTEGER PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, oid TEXT)"""
 
 
-def _key(st: os.stat_result) -> int:
+def lookup(snapshot: dict[int, tuple[int, int, int, str]], st: os.stat_result) -> str | None:
+    row = snapshot.get(inode_key(st))
+    if row and row[:3] == (st.st_size, st.st_mtime_ns, st.st_ctime_ns):
+        return row[3]
+    return None
+
+
+def inode_key(st: os.stat_result) -> int:
     ino = st.st_ino
     return ino - (1 << 64) if ino >= (1 << 63) else ino  # sqlite integers are signed 64-bit
 
@@ -36,19 +43,24 @@ class State:
 
     def get(self, st: os.stat_result) -> str | None:
         row = self._conn().execute(
-            "SELECT size, mtime_ns, ctime_ns, oid FROM state WHERE inode=?", (_key(st),)
+            "SELECT size, mtime_ns, ctime_ns, oid FROM state WHERE inode=?", (inode_key(st),)
         ).fetchone()
         if row and tuple(row[:3]) == (st.st_size, st.st_mtime_ns, st.st_ctime_ns):
             return str(row[3])
         return None
 
+    def snapshot(self) -> dict[int, tuple[int, int, int, str]]:
+        """Every row at once (inode key -> size, mtime_ns, ctime_ns, oid): for big scans."""
+        rows = self._conn().execute("SELECT inode, size, mtime_ns, ctime_ns, oid FROM state")
+        return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
+
     def put(self, st: os.stat_result, oid: str) -> None:
         self._conn().execute(
             "INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?)",
-            (_key(st), st.st_size, st.st_mtime_ns, st.st_ctime_ns, oid))
+            (inode_key(st), st.st_size, st.st_mtime_ns, st.st_ctime_ns, oid))
 
     def forget(self, st: os.stat_result) -> None:
-        self._conn().execute("DELETE FROM state WHERE inode=?", (_key(st),))
+        self._conn().execute("DELETE FROM state WHERE inode=?", (inode_key(st),))
 
     def commit(self) -> None:
         if self._db is not None:

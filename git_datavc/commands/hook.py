@@ -5,13 +5,24 @@ git's contracts (githooks(5)): pre-commit gets no arguments; post-checkout gets
 `amend|rebase` with "old new" lines on stdin; pre-push `remote-name url` with
 "local-ref local-sha remote-ref remote-sha" lines on stdin. Under the pre-commit framework
 the same values arrive as PRE_COMMIT_* environment variables instead.
+
+Hooks run on every checkout: each decides from its arguments and one git call whether
+there is anything to do before importing anything heavy.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+import os
+import sys
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from ..git import Repo
+    from ..workspace import Workspace
 
 KNOWN = ("pre-commit", "post-checkout", "post-merge", "post-rewrite", "pre-push")
+NULL_SHA = "0" * 40
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 
 def run(name: str, args: Sequence[str]) -> int:
@@ -19,11 +30,90 @@ def run(name: str, args: Sequence[str]) -> int:
 
     if name not in KNOWN:
         raise UsageError(f"unknown hook {name!r} (known: {', '.join(KNOWN)})")
-    if name == "pre-commit":
-        from .. import autotrack, config, git
+    from .. import git
 
-        repo = git.find_repo()
+    if os.environ.get("DATAVC_SKIP_HOOKS"):
+        return 0
+    repo = git.find_repo()
+    if name == "pre-commit":
+        from .. import autotrack, config
+
         return autotrack.pre_commit(repo, config.load(repo.root))
-    # Filter mode needs nothing after checkout, merge or rewrite: smudge already wrote the
-    # files. Linked workspaces (metafiles, lock outs) and pushing data come with later work.
+    if name == "pre-push":
+        return 0  # pushing data to a remote comes with remote support
+    old, new, everything = _range(repo, name, list(args))
+    return sync_workspace(repo, old, new, everything)
+
+
+def _range(repo: Repo, name: str, args: list[str]) -> tuple[str, str, bool]:
+    """(old, new, check-everything) for the hook's git contract."""
+    env = os.environ
+    if name == "post-checkout":
+        if len(args) < 3 and "PRE_COMMIT_FROM_REF" in env:
+            args = [env["PRE_COMMIT_FROM_REF"], env.get("PRE_COMMIT_TO_REF", "HEAD"),
+                    env.get("PRE_COMMIT_CHECKOUT_TYPE", "1")]
+        old, new, flag = (args + ["", "HEAD", "1"][len(args):])[:3]
+        # A file checkout (flag 0) may restore metafiles without moving HEAD.
+        return old, new, flag == "0"
+    if name == "post-rewrite":
+        kind = args[0] if args else env.get("PRE_COMMIT_REWRITE_COMMAND", "rebase")
+        lines = sys.stdin.read().split("\n") if not sys.stdin.isatty() else []
+        first = lines[0].split() if lines and lines[0] else []
+        old = first[0] if kind == "amend" and first else "ORIG_HEAD"
+        return old, "HEAD", False
+    return "ORIG_HEAD", "HEAD", False  # post-merge
+
+
+def sync_workspace(repo: Repo, old: str, new: str, everything: bool) -> int:
+    from .. import metafile
+
+    if not old or old == NULL_SHA or not repo.git("rev-parse", "-q", "--verify", old + "^{commit}",
+                                                  check=False).strip():
+        old = EMPTY_TREE
+    changed = repo.git("diff", "--name-status", "-z", "--no-renames", old, new, "--",
+                       "*" + metafile.SUFFIX, check=False).split(b"\0")
+    pairs = [(changed[i].decode(), changed[i + 1].decode()) for i in range(0, len(changed) - 1, 2)]
+    if not pairs and not everything:
+        return 0
+    from ..checkout import checkout
+    from ..commands.checkout import print_report
+    from ..workspace import Workspace, metafiles_in
+
+    ws = Workspace.open(repo)
+    try:
+        if everything:
+            mfiles = metafiles_in(repo)
+        else:
+            mfiles = [repo.root / p for s, p in pairs if s != "D" and (repo.root / p).is_file()]
+        report = checkout(ws, mfiles)
+        _remove_deleted_outs(ws, old, [p for s, p in pairs if s == "D"])
+    finally:
+        ws.close()
+    print_report(report)
     return 0
+
+
+def _remove_deleted_outs(ws: Workspace, old: str, deleted: list[str]) -> None:
+    """A metafile gone from the new commit takes its data out of the workspace, as git
+    does with files; data whose bytes are not in the cache stays."""
+    from pathlib import Path
+
+    from .. import git, metafile, output
+    from ..checkout import Report, remove_path
+
+    records = ws.records()
+    for rel in deleted:
+        if (ws.repo.root / rel).exists():
+            continue
+        blob = ws.repo.git("rev-parse", f"{old}:{rel}", check=False).decode().strip()
+        if not blob:
+            continue
+        outs = metafile.load(Path(f"{old}:{rel}"), git.read_blobs(ws.repo, [blob])[blob])
+        for out in outs:
+            path = ws.out_abspath(ws.repo.root / rel, out)
+            report = Report()
+            remove_path(ws, path, ws.relpath(path), False, report)
+            records.pop(ws.relpath(path), None)
+            for kept in report.kept:
+                output.warn(f"{kept}: no longer tracked and not in the cache; left in place")
+    ws.save_records(records)

@@ -1,17 +1,22 @@
-"""`status [--json]`: filter-tracked files that differ from git's index, or lack their data."""
+"""`status [--json]`: what differs between the workspace, pointers, metafiles and cache.
+
+Filter-tracked files are compared by git itself (its index holds their stat data);
+metafile outs by the stat cache, hashing only files it does not know."""
 
 from __future__ import annotations
 
 import json
 import os
 
-from .. import config, git, pointer
-from ..cache import Cache
+from .. import git, pointer
+from ..changes import metafile_status
+from ..workspace import Workspace
 
 TRACKED = ":(attr:filter=datavc)"
-KINDS = ("staged", "modified", "deleted", "not_checked_out", "not_in_cache")
+KINDS = ("staged", "added", "modified", "deleted", "not_checked_out", "not_in_cache")
 TITLES = {
     "staged": "changes staged for commit",
+    "added": "new in the workspace (not in the metafile)",
     "modified": "modified in the workspace",
     "deleted": "deleted from the workspace",
     "not_checked_out": "pointer in the workspace (content not checked out)",
@@ -19,9 +24,8 @@ TITLES = {
 }
 
 
-def collect(repo: git.Repo) -> dict[str, list[str]]:
-    settings = config.load(repo.root)
-    cache = Cache(config.cache_root(repo, settings))
+def collect(ws: Workspace) -> dict[str, list[str]]:
+    repo, cache = ws.repo, ws.cache
     report: dict[str, list[str]] = {kind: [] for kind in KINDS}
     entries = list(git.index_entries(repo, [TRACKED]))
     pointers = git.read_blobs(repo, sorted({sha for _, sha, _ in entries}))
@@ -38,6 +42,8 @@ def collect(repo: git.Repo) -> dict[str, list[str]]:
     for status, path in _diff(repo):
         if path not in report["not_checked_out"]:
             report["deleted" if status == "D" else "modified"].append(path)
+    for kind, paths in metafile_status(ws).as_dict().items():
+        report[kind] += paths
     return report
 
 
@@ -61,8 +67,11 @@ def _holds_pointer(path: os.PathLike[str], blob: bytes) -> bool:
 
 
 def run(as_json: bool = False) -> int:
-    repo = git.find_repo()
-    report = collect(repo)
+    ws = Workspace.open()
+    try:
+        report = collect(ws)
+    finally:
+        ws.close()
     if as_json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
         return 0

@@ -1,0 +1,214 @@
+"""`git datavc add`: snapshot files and directories into the cache as metafile outs.
+
+Order of work, so that nothing is lost if the process dies at any point: objects into the
+cache (durable), then workspace files relinked to them, then the metafile, .gitignore and
+workspace record. A user's file is only replaced after its bytes are safely cached.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from . import metafile, output
+from .cache import Writer
+from .errors import DatavcError, UnsafePath
+from .hashing import hash_file
+from .links import NOT_SUPPORTED, READ_ONLY
+from .metafile import Entry, Out
+from .safepath import check_relpath
+from .workspace import Workspace, check_inside, walk_files
+
+
+@dataclass
+class _Snapshot:
+    entries: list[Entry] = field(default_factory=list)
+    relink: list[tuple[str, str]] = field(default_factory=list)   # (abspath, oid)
+    remember: list[tuple[str, str]] = field(default_factory=list)  # (abspath, oid)
+    skipped_links: int = 0
+
+
+def resolve_targets(ws: Workspace, targets: Sequence[str]) -> list[Path]:
+    """Absolute target paths, refused when outside the repo, nested, or tracked otherwise."""
+    paths = []
+    for target in targets:
+        path = Path(os.path.abspath(target))
+        check_inside(ws.repo.root, path)
+        if path == ws.repo.root:
+            raise DatavcError("cannot add the whole repository; name a file or directory in it")
+        if path.name.endswith(metafile.SUFFIX):
+            raise DatavcError(f"{target} is a metafile; add the data it describes instead")
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
+            raise DatavcError(f"{target} is not a file or directory" +
+                              (" (symlinks are not followed)" if path.is_symlink() else ""))
+        paths.append(path)
+    _check_overlaps(ws, paths)
+    _check_not_in_git(ws, paths)
+    return paths
+
+
+def _check_overlaps(ws: Workspace, paths: list[Path]) -> None:
+    for a in paths:
+        for b in paths:
+            if a != b and b.is_relative_to(a):
+                raise DatavcError(f"{ws.relpath(b)} is inside {ws.relpath(a)}: add one of them")
+    tracked = {}
+    for mfile in _all_metafiles(ws):
+        for out in metafile.load(mfile):
+            tracked[mfile.parent / out.path] = mfile
+    for path in paths:
+        for out_path, mfile in tracked.items():
+            if out_path == path:
+                continue
+            if path.is_relative_to(out_path) or out_path.is_relative_to(path):
+                raise DatavcError(f"{ws.relpath(path)} overlaps {ws.relpath(out_path)}, "
+                                  f"already tracked by {ws.relpath(mfile)}")
+
+
+def _all_metafiles(ws: Workspace) -> list[Path]:
+    from .workspace import metafiles_in
+
+    return metafiles_in(ws.repo)
+
+
+def _check_not_in_git(ws: Workspace, paths: list[Path]) -> None:
+    specs = [ws.relpath(p) for p in paths]
+    tracked = ws.repo.git("ls-files", "-z", "--", *specs).decode().split("\0")
+    tracked = [t for t in tracked if t]
+    if tracked:
+        raise DatavcError(f"{tracked[0]} is already tracked by git",
+                          f"run `git rm -r --cached {tracked[0]}` first to let datavc track it")
+
+
+def add(ws: Workspace, targets: Sequence[str]) -> list[Path]:
+    """Snapshot each target; returns the metafiles written."""
+    paths = resolve_targets(ws, targets)
+    written = []
+    for path in paths:
+        written.append(snapshot_out(ws, path, path.with_name(path.name + metafile.SUFFIX)))
+    return written
+
+
+def snapshot_out(ws: Workspace, path: Path, mfile: Path) -> Path:
+    """Cache `path` (file or directory), relink it, write `mfile` and .gitignore."""
+    snap = _Snapshot()
+    with ws.cache.writer() as writer:
+        if path.is_dir():
+            ws.preload_state()
+            for rel, abspath, st in walk_files(path):
+                _add_file(ws, writer, snap, abspath, st, _checked_rel(ws, path, rel))
+        else:
+            _add_file(ws, writer, snap, str(path), os.stat(path), "")
+        if path.is_dir():
+            data = metafile.encode_manifest(snap.entries)
+            out_oid = writer.add_chunks([data], len(data), suffix=".dir")[0]
+    # Objects are durable now: only from here on may workspace files be replaced.
+    for abspath, oid in snap.relink:
+        ws.linker.place(str(ws.cache.path(oid)), abspath)
+        snap.remember.append((abspath, oid))
+    for abspath, oid in snap.remember:
+        ws.remember(abspath, oid)
+    ws.state.commit()
+    if path.is_dir():
+        out = Out(path.name, out_oid, sum(e.size for e in snap.entries), len(snap.entries))
+    else:
+        out = Out(path.name, snap.entries[0].oid, snap.entries[0].size)
+    metafile.write(mfile, [out])
+    ignore_out(ws, path)
+    records = ws.records()
+    records[ws.relpath(path)] = out.oid
+    ws.save_records(records)
+    if snap.skipped_links:
+        output.warn(f"{ws.relpath(path)}: {snap.skipped_links} symlinks not followed, not tracked")
+    return mfile
+
+
+def _checked_rel(ws: Workspace, top: Path, rel: str) -> str:
+    try:
+        return check_relpath(rel)
+    except UnsafePath as e:
+        raise DatavcError(f"cannot track {ws.relpath(top)}/{rel}: {e.message}") from None
+
+
+def _add_file(ws: Workspace, writer: Writer, snap: _Snapshot, abspath: str,
+              st: os.stat_result, rel: str) -> None:
+    isexec = bool(st.st_mode & stat.S_IXUSR)
+    oid = ws.known_oid(st)
+    if oid is None or not writer.has(oid):
+        oid = _store(ws, writer, snap, abspath, st)
+    snap.entries.append(Entry(rel, oid, st.st_size, isexec))
+
+
+def _store(ws: Workspace, writer: Writer, snap: _Snapshot, abspath: str,
+           st: os.stat_result) -> str:
+    if ws.linker.types[0] == "hardlink":
+        linked = _store_by_hardlink(ws, writer, abspath, st)
+        if linked:
+            oid, is_linked = linked
+            (snap.remember if is_linked else snap.relink).append((abspath, oid))
+            return oid
+    with open(abspath, "rb", buffering=0) as f:
+        oid, size = writer.add_chunks(iter(lambda: f.read(1 << 20), b""), st.st_size)
+    if size != st.st_size:
+        raise DatavcError(f"{abspath} changed while it was being added; add it again")
+    (snap.relink if ws.linker.links else snap.remember).append((abspath, oid))
+    return oid
+
+
+def _store_by_hardlink(ws: Workspace, writer: Writer, abspath: str,
+                       st: os.stat_result) -> tuple[str, bool] | None:
+    """Make the user's file itself the cache object: no copy. Returns (oid, whether the
+    file is that object already); None when hardlinks do not work here."""
+    oid, size = hash_file(abspath)
+    if size != st.st_size:
+        raise DatavcError(f"{abspath} changed while it was being added; add it again")
+    final = ws.cache.path(oid)
+    if writer.has(oid):
+        return oid, _same_inode(abspath, final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(abspath, final)
+    except FileExistsError:
+        return oid, False
+    except OSError as e:
+        if e.errno in NOT_SUPPORTED:
+            ws.linker.types.pop(0)  # hardlinks do not work here: copy from now on
+            return None
+        raise
+    os.chmod(final, READ_ONLY)
+    return oid, True
+
+
+def _same_inode(a: str | Path, b: str | Path) -> bool:
+    try:
+        return os.stat(a).st_ino == os.stat(b).st_ino
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            return False
+        raise
+
+
+def ignore_out(ws: Workspace, path: Path) -> None:
+    """Add `/name` to the .gitignore beside `path`, unless it is there already."""
+    ignore = path.parent / ".gitignore"
+    line = "/" + _escape_ignore(path.name)
+    lines = ignore.read_text().splitlines() if ignore.exists() else []
+    if line in lines:
+        return
+    text = ignore.read_text() if ignore.exists() else ""
+    if text and not text.endswith("\n"):
+        text += "\n"
+    tmp = ignore.with_name(f".gitignore.tmp-{os.getpid()}")
+    tmp.write_text(text + line + "\n")
+    os.replace(tmp, ignore)
+
+
+def _escape_ignore(name: str) -> str:
+    escaped = "".join("\\" + c if c in "*?[]\\!#" else c for c in name)
+    return escaped[:-1] + "\\ " if escaped.endswith(" ") else escaped
+
+

@@ -1,0 +1,144 @@
+"""What changed: workspace against metafiles (status), and data between commits (diff).
+
+Both work on flat maps {repo-relative file path: object id}, built from manifests,
+pointers or the workspace (stat cache first, hashing only files it does not know).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import git, metafile, pointer
+from .errors import DatavcError
+from .workspace import Workspace, load_metafile, metafiles_in, walk_files
+
+FILTERED = ":(attr:filter=datavc)"
+
+
+@dataclass
+class Changes:
+    added: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    not_in_cache: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {k: sorted(v) for k, v in self.__dict__.items()}
+
+
+def compare(old: dict[str, str], new: dict[str, str], into: Changes) -> None:
+    for path, oid in new.items():
+        if path not in old:
+            into.added.append(path)
+        elif old[path] != oid:
+            into.modified.append(path)
+    into.deleted += [p for p in old if p not in new]
+
+
+def _expand(ws: Workspace, out_rel: str, out: metafile.Out, missing: list[str]) -> dict[str, str]:
+    entries = ws.entries_of(out)
+    if entries is None:
+        missing.append(out_rel)
+        return {out_rel: out.oid}  # still comparable as a whole
+    return {(f"{out_rel}/{e.relpath}" if e.relpath else out_rel): e.oid for e in entries}
+
+
+def workspace_files(ws: Workspace, path: Path) -> dict[str, str]:
+    rel = ws.relpath(path)
+    if path.is_file() and not path.is_symlink():
+        return {rel: ws.file_oid(str(path))}
+    if not path.is_dir():
+        return {}
+    ws.preload_state()
+    return {f"{rel}/{r}": ws.file_oid(p, st) for r, p, st in walk_files(path)}
+
+
+def metafile_status(ws: Workspace) -> Changes:
+    """Workspace files against the current metafiles."""
+    changes = Changes()
+    for mfile in metafiles_in(ws.repo):
+        for out in load_metafile(ws, mfile):
+            path = ws.out_abspath(mfile, out)
+            expected = _expand(ws, ws.relpath(path), out, changes.not_in_cache)
+            compare(expected, workspace_files(ws, path), changes)
+            changes.not_in_cache += [p for p, oid in expected.items()
+                                     if p not in changes.not_in_cache and not ws.cache.has(oid)]
+    return changes
+
+
+# --- between commits ------------------------------------------------------------------
+
+def data_at(ws: Workspace, rev: str | None, changes: Changes) -> dict[str, str]:
+    """{path: oid} of every data file at `rev` (None: the workspace)."""
+    files: dict[str, str] = {}
+    for rel, outs in _metafiles_at(ws, rev).items():
+        base = os.path.dirname(rel)
+        for out in outs:
+            out_rel = f"{base}/{out.path}" if base else out.path
+            if rev is None:
+                files.update(workspace_files(ws, ws.repo.root / out_rel))
+            else:
+                files.update(_expand(ws, out_rel, out, changes.not_in_cache))
+    files.update(_pointers_at(ws, rev))
+    return files
+
+
+def _tree_blobs(ws: Workspace, rev: str) -> list[tuple[str, int, str]]:
+    """(sha, size, path) of every blob in rev's tree: one `git ls-tree` for both kinds."""
+    out = ws.repo.git("ls-tree", "-r", "-l", "-z", "--full-tree", rev)
+    blobs = []
+    for record in filter(None, out.decode().split("\0")):
+        meta, path = record.split("\t", 1)
+        _, kind, sha, size = meta.split()
+        if kind == "blob":
+            blobs.append((sha, int(size), path))
+    return blobs
+
+
+def _metafiles_at(ws: Workspace, rev: str | None) -> dict[str, list[metafile.Out]]:
+    if rev is None:
+        return {ws.relpath(m): load_metafile(ws, m) for m in metafiles_in(ws.repo)}
+    wanted = [(sha, path) for sha, _, path in _tree_blobs(ws, rev)
+              if path.endswith(metafile.SUFFIX)]
+    blobs = git.read_blobs(ws.repo, [sha for sha, _ in wanted])
+    return {path: metafile.load(Path(f"{rev}:{path}"), blobs[sha]) for sha, path in wanted}
+
+
+def _pointers_at(ws: Workspace, rev: str | None) -> dict[str, str]:
+    """{path: oid} of filter-mode files: blobs small enough to be pointers that parse as one."""
+    if rev is None:
+        entries = [(sha, path) for _, sha, path in git.index_entries(ws.repo, [FILTERED])]
+        dirty = set(ws.repo.git("diff", "--name-only", "-z", "--", FILTERED).decode().split("\0"))
+    else:
+        entries = [(sha, path) for sha, size, path in _tree_blobs(ws, rev)
+                   if size <= pointer.MAX_SIZE]
+        dirty = set()
+    blobs = git.read_blobs(ws.repo, sorted({sha for sha, _ in entries}))
+    files = {}
+    for sha, path in entries:
+        ptr = pointer.parse(blobs.get(sha, b""))
+        if ptr is None:
+            continue
+        files[path] = ptr.oid
+        if path in dirty:
+            full = ws.repo.root / path
+            if full.is_file():
+                files[path] = ws.file_oid(str(full))
+            else:
+                del files[path]
+    return files
+
+
+def diff(ws: Workspace, rev1: str | None, rev2: str | None) -> Changes:
+    """Data files added, modified, deleted from rev1 (default HEAD) to rev2 (default workspace)."""
+    changes = Changes()
+    for rev in (rev1, rev2):
+        if rev is not None and not ws.repo.git("rev-parse", "--verify", "-q", rev + "^{commit}",
+                                               check=False).strip():
+            raise DatavcError(f"unknown revision {rev!r}")
+    old = data_at(ws, rev1 or "HEAD", changes)
+    new = data_at(ws, rev2, changes)
+    compare(old, new, changes)
+    return changes

@@ -1,0 +1,166 @@
+"""Make the workspace match the metafiles: place what differs, remove what is gone.
+
+With a record of the version last checked out at an out, only the entries that differ
+between the two manifests are touched. A workspace file whose bytes are not in the cache
+is never overwritten or removed without `force`: it is reported and left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from .errors import UnsafePath
+from .metafile import Entry, Out
+from .workspace import Workspace, load_metafile, walk_files
+
+
+@dataclass
+class Report:
+    placed: int = 0
+    removed: int = 0
+    missing: list[str] = field(default_factory=list)   # objects not in the cache
+    kept: list[str] = field(default_factory=list)      # modified files left alone
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing and not self.kept
+
+
+def checkout(ws: Workspace, mfiles: Iterable[Path], force: bool = False,
+             relink: bool = False) -> Report:
+    report = Report()
+    records = ws.records()
+    try:
+        for mfile in mfiles:
+            for out in load_metafile(ws, mfile):
+                path = ws.out_abspath(mfile, out)
+                rel = ws.relpath(path)
+                previous = None if (force or relink) else records.get(rel)
+                before = (len(report.missing), len(report.kept))
+                _checkout_out(ws, path, rel, out, previous, force, relink, report)
+                if (len(report.missing), len(report.kept)) == before:
+                    records[rel] = out.oid
+                else:
+                    records.pop(rel, None)  # next time compare every file
+    finally:
+        ws.state.commit()
+        ws.save_records(records)
+    return report
+
+
+def _checkout_out(ws: Workspace, path: Path, rel: str, out: Out, previous: str | None,
+                  force: bool, relink: bool, report: Report) -> None:
+    entries = ws.entries_of(out)
+    if entries is None:
+        report.missing.append(rel)
+        return
+    if not out.is_dir:
+        if previous == out.oid and os.path.lexists(path):
+            return
+        if relink or not _matches(ws, str(path), out.oid):
+            _place(ws, path, rel, entries[0], force, report)
+        return
+    if os.path.lexists(path) and not os.path.isdir(path) or os.path.islink(path):
+        if not remove_path(ws, path, rel, force, report):
+            return
+    new = {e.relpath: e for e in entries}
+    old_entries = ws.manifest(previous) if previous and previous.endswith(".dir") else None
+    if old_entries is not None and path.is_dir() and not relink:
+        old = {e.relpath: e for e in old_entries}
+        to_place = [e for r, e in new.items() if old.get(r) != e]
+        to_remove = [r for r in old if r not in new]
+    else:
+        existing = {r: (p, st) for r, p, st in walk_files(path)} if path.is_dir() else {}
+        if len(existing) > 64:
+            ws.preload_state()
+        to_place = [e for r, e in new.items() if relink or r not in existing
+                    or not _matches(ws, existing[r][0], e.oid, existing[r][1])]
+        to_remove = [r for r in existing if r not in new]
+    for entry in to_place:
+        _place(ws, path / entry.relpath, f"{rel}/{entry.relpath}", entry, force, report)
+    for relpath in to_remove:
+        if remove_path(ws, path / relpath, f"{rel}/{relpath}", force, report):
+            _prune_empty_dirs(path, (path / relpath).parent)
+
+
+def _matches(ws: Workspace, path: str, oid: str, st: os.stat_result | None = None) -> bool:
+    try:
+        st = st or os.stat(path)
+    except FileNotFoundError:
+        return False
+    return stat.S_ISREG(st.st_mode) and ws.file_oid(path, st) == oid
+
+
+def _place(ws: Workspace, dst: Path, rel: str, entry: Entry, force: bool,
+           report: Report) -> None:
+    if not ws.cache.has(entry.oid):
+        report.missing.append(rel)
+        return
+    if not _make_parents(ws, dst, rel, force, report):
+        return
+    if os.path.isdir(dst) and not os.path.islink(dst):
+        if not _remove_tree(ws, dst, rel, force, report):
+            return
+    elif os.path.lexists(dst) and not force and not ws.disposable(str(dst)):
+        report.kept.append(rel)
+        return
+    ws.linker.place(str(ws.cache.path(entry.oid)), str(dst), entry.isexec)
+    ws.remember(dst, entry.oid)
+    report.placed += 1
+
+
+def _make_parents(ws: Workspace, dst: Path, rel: str, force: bool, report: Report) -> bool:
+    """Create dst's folders; a file where a folder must go is removed if disposable.
+    A symlinked folder is never written through."""
+    current = ws.repo.root
+    for part in dst.relative_to(ws.repo.root).parts[:-1]:
+        current = current / part
+        if current.is_symlink():
+            raise UnsafePath(f"{rel}: will not write through the symlinked directory "
+                             f"{ws.relpath(current)}")
+        if current.exists() and not current.is_dir():
+            if not remove_path(ws, current, ws.relpath(current), force, report):
+                return False
+        if not current.exists():
+            current.mkdir()
+    return True
+
+
+def remove_path(ws: Workspace, path: Path, rel: str, force: bool, report: Report) -> bool:
+    if not os.path.lexists(path):
+        return True
+    if os.path.isdir(path) and not os.path.islink(path):
+        return _remove_tree(ws, path, rel, force, report)
+    if not force and not ws.disposable(str(path)):
+        report.kept.append(rel)
+        return False
+    os.unlink(path)
+    report.removed += 1
+    return True
+
+
+def _remove_tree(ws: Workspace, path: Path, rel: str, force: bool, report: Report) -> bool:
+    ok = True
+    for relpath, abspath, _ in list(walk_files(path)):
+        ok = remove_path(ws, Path(abspath), f"{rel}/{relpath}", force, report) and ok
+    if ok:
+        for folder, dirs, files in os.walk(path, topdown=False):
+            for name in files + dirs:  # symlinks and other leftovers hold no data
+                full = os.path.join(folder, name)
+                if os.path.islink(full) or not os.path.isdir(full):
+                    os.unlink(full)
+            os.rmdir(folder)
+    return ok
+
+
+def _prune_empty_dirs(top: Path, folder: Path) -> None:
+    while folder != top and folder.is_relative_to(top):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+        folder = folder.parent

@@ -1,0 +1,25 @@
+"""`unprotect PATH...`: replace linked workspace files by writable copies, to edit them."""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from .. import output
+from ..errors import DatavcError
+from ..links import unprotect
+from ..workspace import walk_files
+
+
+def run(targets: Sequence[str]) -> int:
+    changed = 0
+    for target in targets:
+        if os.path.isdir(target) and not os.path.islink(target):
+            for _, abspath, _ in walk_files(target):  # type: ignore[arg-type]
+                changed += unprotect(abspath)
+        elif os.path.lexists(target):
+            changed += unprotect(target)
+        else:
+            raise DatavcError(f"{target} does not exist")
+    output.info(f"datavc: {changed} files are now writable copies")
+    return 0

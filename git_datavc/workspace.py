@@ -1,0 +1,183 @@
+"""The linked workspace: the cache, link settings and stat cache that `add`, `checkout`,
+`status` and the hooks share, plus the record of what each out last had checked out.
+
+The record (`<git-dir>/datavc/workspace.json`, per worktree) maps each out's repo-relative
+path to the object id last placed there, so a switch between two versions only touches
+the files whose entries differ between the two manifests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from . import config, git, metafile
+from .cache import Cache
+from .errors import UnsafePath
+from .hashing import hash_file
+from .links import Linker
+from .metafile import Entry, Out
+from .state import State, inode_key, lookup
+
+
+@dataclass
+class Workspace:
+    repo: git.Repo
+    settings: config.Settings
+    cache: Cache
+    state: State
+    linker: Linker
+    _known: dict[int, tuple[int, int, int, str]] | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, repo: git.Repo | None = None) -> "Workspace":
+        repo = repo or git.find_repo()
+        settings = config.load(repo.root)
+        return cls(repo, settings, Cache(config.cache_root(repo, settings)),
+                   State(repo.datavc_dir / "state.db"),
+                   Linker(settings.cache_types, settings.protected))
+
+    def close(self) -> None:
+        self.state.close()
+
+    # --- what is known about workspace files ------------------------------------------
+
+    def preload_state(self) -> None:
+        """Load the whole stat cache at once: cheaper than a query per file in big scans."""
+        if self._known is None:
+            self._known = self.state.snapshot()
+
+    def known_oid(self, st: os.stat_result) -> str | None:
+        if self._known is None:
+            return self.state.get(st)
+        return lookup(self._known, st)
+
+    def remember(self, path: str | os.PathLike[str], oid: str) -> None:
+        st = os.stat(path)
+        self.state.put(st, oid)
+        if self._known is not None:
+            self._known[inode_key(st)] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, oid)
+
+    def file_oid(self, path: str, st: os.stat_result | None = None) -> str:
+        """The object id of a workspace file, from the stat cache or by hashing it."""
+        st = st or os.stat(path)
+        oid = self.known_oid(st)
+        if oid is None:
+            oid = hash_file(path)[0]
+            after = os.stat(path)
+            if (after.st_mtime_ns, after.st_size) == (st.st_mtime_ns, st.st_size):
+                self.state.put(after, oid)
+        return oid
+
+    def disposable(self, path: str) -> bool:
+        """Can this workspace file go without losing data: its bytes are in the cache."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return True
+        if stat.S_ISLNK(st.st_mode):
+            return True
+        if not stat.S_ISREG(st.st_mode):
+            return False
+        return self.cache.has(self.file_oid(path, st))
+
+    # --- paths ------------------------------------------------------------------------
+
+    def relpath(self, path: Path) -> str:
+        return path.relative_to(self.repo.root).as_posix()
+
+    def out_abspath(self, mfile: Path, out: Out) -> Path:
+        """Where an out lives; refuses paths through symlinked directories or into .git."""
+        path = mfile.parent / out.path
+        check_inside(self.repo.root, path)
+        return path
+
+    # --- records ----------------------------------------------------------------------
+
+    @property
+    def _record_path(self) -> Path:
+        return self.repo.git_dir / "datavc" / "workspace.json"
+
+    def records(self) -> dict[str, str]:
+        try:
+            data = json.loads(self._record_path.read_text())
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def save_records(self, records: dict[str, str]) -> None:
+        path = self._record_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"workspace.json.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(records, sort_keys=True, indent=0))
+        os.replace(tmp, path)
+
+    # --- manifests --------------------------------------------------------------------
+
+    def manifest(self, oid: str) -> list[Entry] | None:
+        """A directory's entries, or None when its manifest is not in the cache."""
+        if not self.cache.has(oid):
+            return None
+        with self.cache.open(oid) as f:
+            return metafile.decode_manifest(f.read(), f"manifest {oid[:12]}")
+
+    def entries_of(self, out: Out) -> list[Entry] | None:
+        if out.is_dir:
+            return self.manifest(out.oid)
+        return [Entry("", out.oid, out.size)]
+
+
+def check_inside(root: Path, path: Path) -> None:
+    """`path` must be below `root` without passing through a symlink or a .git directory."""
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        raise UnsafePath(f"{path} is outside the repository") from None
+    current = root
+    for part in rel.parts[:-1]:
+        if part.lower() == ".git":
+            raise UnsafePath(f"{rel.as_posix()} points into .git")
+        current = current / part
+        if current.is_symlink():
+            raise UnsafePath(f"{rel.as_posix()} passes through the symlinked directory "
+                             f"{current.relative_to(root).as_posix()}")
+    if rel.parts and rel.parts[-1].lower() == ".git":
+        raise UnsafePath(f"{rel.as_posix()} points into .git")
+
+
+def walk_files(top: Path) -> Iterator[tuple[str, str, os.stat_result]]:
+    """(relpath, abspath, stat) of the regular files below `top`. Symlinks are not
+    followed (a link could point outside the repository); `.git` folders are skipped."""
+    stack = [("", str(top))]
+    while stack:
+        prefix, folder = stack.pop()
+        with os.scandir(folder) as it:
+            for entry in it:
+                if entry.name == ".git" or ".datavc-tmp-" in entry.name:
+                    continue
+                rel = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((rel + "/", entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    yield rel, entry.path, entry.stat(follow_symlinks=False)
+
+
+def metafiles_in(repo: git.Repo, paths: list[str] | None = None) -> list[Path]:
+    """Metafiles in the work tree (committed or not, ignored ones left out)."""
+    spec = paths or ["*" + metafile.SUFFIX]
+    out = repo.git("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *spec)
+    found = sorted({p for p in out.decode().split("\0") if p.endswith(metafile.SUFFIX)})
+    return [repo.root / p for p in found if (repo.root / p).is_file()]
+
+
+def load_metafile(ws: Workspace, path: Path) -> list[Out]:
+    try:
+        check_inside(ws.repo.root, path)
+        return metafile.load(path)
+    except UnsafePath as e:
+        raise UnsafePath(f"{ws.relpath(path) if path.is_absolute() else path}: {e.message}") from None
+
