@@ -6,8 +6,8 @@ every run times:
 
   a. git add + git commit of big.bin (1 GiB by default)
   b. add + commit of big-v2.bin over it, then git checkout between the two commits
-     both ways (v2 -> v1 and v1 -> v2); the checked-out file is compared with the
-     source after each switch (untimed)
+     both ways (v2 -> v1 and v1 -> v2), each followed by a git status; the
+     checked-out file is compared with the source after each switch (untimed)
   c. git add + git commit of the small-file tree (50,000 files, copied in untimed)
   d. git status twice right after, with nothing changed
 
@@ -25,6 +25,15 @@ All git commands run with HOME set to a directory under the work dir (holding a
 user's own git configuration is never read nor written. The page cache cannot
 be dropped: all runs are warm. os.sync() runs before every timed step so that
 one step does not pay for writing back the previous one's data.
+
+Racy git: git compares file and index mtimes in whole seconds (Debian's build has
+no USE_NSEC), so a file written in the same second as the index is "racily
+clean" and the next git command re-runs the clean filter over it to be sure.
+Every timed step starts in a new second, so files copied in by the untimed
+preparation are never racy. A checkout, though, writes big.bin and the index
+within the same second most of the time; the git status timed right after each
+checkout then re-hashes big.bin through the filter (and rewrites the index, which
+settles it). The report counts how often that happened.
 
 Usage:
   python3 bench/gen_data.py bench/work/data      # optional: done on demand
@@ -118,6 +127,7 @@ class Results:
     samples: dict[tuple[str, str], list[Sample]] = field(default_factory=dict)
     disk: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # tool -> (repo, .git, store)
     failures: dict[str, str] = field(default_factory=dict)
+    racy: dict[tuple[str, str], int] = field(default_factory=dict)  # (tool, step) -> runs
     skipped: dict[str, str] = field(default_factory=dict)
 
     def add(self, tool: str, step: str, sample: Sample) -> None:
@@ -176,6 +186,18 @@ class Runner:
         if rss is None:
             raise StepFailed(f"{shlex.join(args)}: no output from {TIME_BIN}")
         return Sample(seconds, rss[1], read_filter_log(filter_log))
+
+
+def next_second() -> None:
+    """Sleep past the next whole second of the clock.
+
+    git (built without USE_NSEC, as Debian's is) compares file and index mtimes in
+    whole seconds: a file written in the same second as the index is "racily clean"
+    and the next command re-runs the clean filter over it. Starting each timed step
+    in a new second keeps files written by the untimed preparation (or by the
+    previous step) from being re-hashed inside the step being timed.
+    """
+    time.sleep(1.05 - time.time() % 1.0)
 
 
 def tail(data: bytes, lines: int = 5) -> str:
@@ -275,12 +297,18 @@ def bench_tool(tool: Tool, run: int, data: Path, repos: Path, runner: Runner,
     wrapped = False  # set once the filter's process command is wrapped
 
     def step(key: str, args: list[str]) -> Sample:
+        next_second()
         sample = runner.timed(args, repo, filter_log if wrapped else None)
         results.add(tool.key, key, sample)
         filt = f", filter {sample.filter_rss_kib / 1024:.0f} MiB" if sample.filter_rss_kib else ""
         progress(f"  {tool.label:10} {labels[key]:34} {sample.seconds:8.2f} s   "
                  f"peak {sample.rss_kib / 1024:6.0f} MiB{filt}")
         return sample
+
+    def note_racy(key: str) -> None:
+        """Count the runs where big.bin is racily clean before step `key`."""
+        if int((repo / "big.bin").stat().st_mtime) >= int((repo / ".git" / "index").stat().st_mtime):
+            results.racy[tool.key, key] = results.racy.get((tool.key, key), 0) + 1
 
     try:
         runner.run(["git", "init", "-q", "-b", "main"], repo)
@@ -306,8 +334,12 @@ def bench_tool(tool: Tool, run: int, data: Path, repos: Path, runner: Runner,
         results.add(tool.key, "v2_add_commit", add + commit)
         step("checkout_v1", ["git", "checkout", "-q", "v1"])
         check_same(repo / "big.bin", data / "big.bin", "checkout v1")
+        note_racy("status_v1")
+        step("status_v1", ["git", "status"])  # also settles the index, see the docstring
         step("checkout_v2", ["git", "checkout", "-q", "main"])
         check_same(repo / "big.bin", data / "big-v2.bin", "checkout main")
+        note_racy("status_v2")
+        step("status_v2", ["git", "status"])
 
         # c. many small files
         shutil.copytree(data / "small", repo / "small")
@@ -407,7 +439,9 @@ def step_labels(big_mib: int, small_count: int) -> dict[str, str]:
         "v2_commit": "commit v2",
         "v2_add_commit": "add + commit v2 (1 MiB changed)",
         "checkout_v1": "checkout v2 → v1",
+        "status_v1": "status right after that checkout",
         "checkout_v2": "checkout v1 → v2",
+        "status_v2": "status right after that checkout",
         "small_add": f"add {small} small files",
         "small_commit": f"commit {small} small files",
         "small_add_commit": f"add + commit {small} small files",
@@ -416,7 +450,8 @@ def step_labels(big_mib: int, small_count: int) -> dict[str, str]:
     }
 
 
-REPORT_STEPS = ["big_add", "big_add_commit", "v2_add_commit", "checkout_v1", "checkout_v2",
+REPORT_STEPS = ["big_add", "big_add_commit", "v2_add_commit", "checkout_v1", "status_v1",
+                "checkout_v2", "status_v2",
                 "small_add", "small_add_commit", "status1", "status2"]
 
 
@@ -474,6 +509,14 @@ def render(results: Results, tools: list[Tool], labels: dict[str, str], limits: 
             row.append(ratio(results.get("datavc", key), results.get("lfs", key)))
         rows.append(row)
     out += table(header, rows)
+
+    racy = [f"{TOOLS[tool].label} {n}/{args.runs}" for (tool, key), n in sorted(results.racy.items())
+            if key == "status_v1"]
+    racy2 = [f"{TOOLS[tool].label} {n}/{args.runs}" for (tool, key), n in sorted(results.racy.items())
+             if key == "status_v2"]
+    out += ["", "Racy git: runs in which big.bin was written in the same second as the index by the "
+            "checkout, so that the following `git status` re-hashed it (through the filter, if any): "
+            f"after v2 → v1: {', '.join(racy) or 'none'}; after v1 → v2: {', '.join(racy2) or 'none'}."]
 
     if "plain" in [t.key for t in ran]:
         out += ["", "`git status` (clean) against plain git, fastest run each: " + ", ".join(

@@ -16,11 +16,14 @@ from typing import Sequence
 
 from . import metafile, output
 from .cache import Writer
-from .errors import DatavcError, UnsafePath
+
+PARALLEL_FROM = 2000  # files; below this, starting worker processes costs more than it saves
+BATCH = 500
+_job: tuple[Workspace, list[tuple[str, str, os.stat_result]]] | None = None
+from .errors import DatavcError
 from .hashing import hash_file
 from .links import NOT_SUPPORTED, READ_ONLY
 from .metafile import Entry, Out
-from .safepath import check_relpath
 from .workspace import Workspace, check_inside, walk_files
 
 
@@ -96,22 +99,27 @@ def add(ws: Workspace, targets: Sequence[str]) -> list[Path]:
 def snapshot_out(ws: Workspace, path: Path, mfile: Path) -> Path:
     """Cache `path` (file or directory), relink it, write `mfile` and .gitignore."""
     snap = _Snapshot()
-    with ws.cache.writer() as writer:
+    # One sync at the end for all small objects: syncing in batches stalls file creation.
+    with ws.cache.writer(auto_flush=False) as writer:
         if path.is_dir():
             ws.preload_state()
-            for rel, abspath, st in walk_files(path):
-                _add_file(ws, writer, snap, abspath, st, _checked_rel(ws, path, rel))
-        else:
-            _add_file(ws, writer, snap, str(path), os.stat(path), "")
-        if path.is_dir():
+            skipped: list[str] = []
+            files = [(_checked_rel(ws, path, rel), abspath, st)
+                     for rel, abspath, st in walk_files(path, skipped)]
+            snap.skipped_links = len(skipped)
+            # Hashing, linking and copying are system calls that release the GIL.
+            for item, (oid, action) in zip(files, _add_files(ws, writer, files)):
+                _collect(snap, item, oid, action)
             data = metafile.encode_manifest(snap.entries)
             out_oid = writer.add_chunks([data], len(data), suffix=".dir")[0]
+        else:
+            st = os.stat(path)
+            _collect(snap, ("", str(path), st), *_add_file(ws, writer, str(path), st))
     # Objects are durable now: only from here on may workspace files be replaced.
     for abspath, oid in snap.relink:
-        ws.linker.place(str(ws.cache.path(oid)), abspath)
+        ws.linker.place(ws.cache.path_str(oid), abspath)
         snap.remember.append((abspath, oid))
-    for abspath, oid in snap.remember:
-        ws.remember(abspath, oid)
+    ws.remember_many(snap.remember)
     ws.state.commit()
     if path.is_dir():
         out = Out(path.name, out_oid, sum(e.size for e in snap.entries), len(snap.entries))
@@ -128,35 +136,69 @@ def snapshot_out(ws: Workspace, path: Path, mfile: Path) -> Path:
 
 
 def _checked_rel(ws: Workspace, top: Path, rel: str) -> str:
+    if "\\" in rel:  # names from the filesystem: only a backslash can make them unsafe
+        raise DatavcError(f"cannot track {ws.relpath(top)}/{rel}: backslashes are not "
+                          "allowed in tracked file names")
+    return rel
+
+
+def _collect(snap: _Snapshot, item: tuple[str, str, os.stat_result], oid: str,
+             action: str) -> None:
+    rel, abspath, st = item
+    snap.entries.append(Entry(rel, oid, st.st_size, bool(st.st_mode & stat.S_IXUSR)))
+    if action == "relink":
+        snap.relink.append((abspath, oid))
+    elif action == "remember":
+        snap.remember.append((abspath, oid))
+
+
+def _add_files(ws: Workspace, writer: Writer, files: list[tuple[str, str, os.stat_result]]
+               ) -> list[tuple[str, str]]:
+    """(oid, action) for each file. Many files are spread over forked worker processes:
+    per-file work is system calls plus hashing, and threads would serialise on the GIL."""
+    workers = os.cpu_count() or 1
+    if len(files) < PARALLEL_FROM or workers < 2 or not hasattr(os, "fork"):
+        return [_add_file(ws, writer, f[1], f[2]) for f in files]
+    import multiprocessing
+
+    global _job
+    _job = (ws, files)  # inherited by the forked workers; only batch bounds are pickled
     try:
-        return check_relpath(rel)
-    except UnsafePath as e:
-        raise DatavcError(f"cannot track {ws.relpath(top)}/{rel}: {e.message}") from None
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(workers) as pool:
+            parts = pool.map(_add_batch, range(0, len(files), BATCH), chunksize=1)
+    finally:
+        _job = None
+    results = []
+    for part, pending in parts:  # one sync for all the workers' small objects
+        writer.adopt(pending)
+        results += part
+    return results
 
 
-def _add_file(ws: Workspace, writer: Writer, snap: _Snapshot, abspath: str,
-              st: os.stat_result, rel: str) -> None:
-    isexec = bool(st.st_mode & stat.S_IXUSR)
+def _add_batch(start: int) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    assert _job is not None
+    ws, files = _job
+    writer = ws.cache.writer(auto_flush=False)
+    return [_add_file(ws, writer, f[1], f[2]) for f in files[start:start + BATCH]], writer.pending
+
+
+def _add_file(ws: Workspace, writer: Writer, abspath: str,
+              st: os.stat_result) -> tuple[str, str]:
+    """Store one file; returns (oid, what the workspace file needs: relink, remember, "")."""
     oid = ws.known_oid(st)
-    if oid is None or not writer.has(oid):
-        oid = _store(ws, writer, snap, abspath, st)
-    snap.entries.append(Entry(rel, oid, st.st_size, isexec))
-
-
-def _store(ws: Workspace, writer: Writer, snap: _Snapshot, abspath: str,
-           st: os.stat_result) -> str:
+    if oid is not None and writer.has(oid):
+        return oid, ""
     if ws.linker.types[0] == "hardlink":
         linked = _store_by_hardlink(ws, writer, abspath, st)
         if linked:
             oid, is_linked = linked
-            (snap.remember if is_linked else snap.relink).append((abspath, oid))
-            return oid
+            return oid, "remember" if is_linked else "relink"
     with open(abspath, "rb", buffering=0) as f:
         oid, size = writer.add_chunks(iter(lambda: f.read(1 << 20), b""), st.st_size)
     if size != st.st_size:
         raise DatavcError(f"{abspath} changed while it was being added; add it again")
-    (snap.relink if ws.linker.links else snap.remember).append((abspath, oid))
-    return oid
+    return oid, "relink" if ws.linker.links else "remember"
 
 
 def _store_by_hardlink(ws: Workspace, writer: Writer, abspath: str,
@@ -166,14 +208,14 @@ def _store_by_hardlink(ws: Workspace, writer: Writer, abspath: str,
     oid, size = hash_file(abspath)
     if size != st.st_size:
         raise DatavcError(f"{abspath} changed while it was being added; add it again")
-    final = ws.cache.path(oid)
-    if writer.has(oid):
-        return oid, _same_inode(abspath, final)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    final = ws.cache.path_str(oid)
+    if oid in writer.pending:
+        return oid, False
+    ws.cache.ensure_dir_for(oid)
     try:
         os.link(abspath, final)
     except FileExistsError:
-        return oid, False
+        return oid, _same_inode(abspath, final)
     except OSError as e:
         if e.errno in NOT_SUPPORTED:
             ws.linker.types.pop(0)  # hardlinks do not work here: copy from now on

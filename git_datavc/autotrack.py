@@ -73,6 +73,12 @@ def pre_commit(repo: git.Repo, settings: Settings) -> int:
     to_convert = covered + (untracked if mode == "on" else [])
     if not to_convert:
         return 0
+    if _temporary_index(repo):
+        names = ", ".join(c.path for c in to_convert[:5])
+        raise DatavcError(
+            f"commit stopped: {names} must be stored as datavc pointers, which cannot be "
+            "done for `git commit PATHS` (git commits a temporary index)",
+            f"run `git add -- {to_convert[0].path}` (and the others), then `git commit` without paths")
     cache = Cache(cache_root(repo, settings))
     if mode == "on" and untracked:
         install.track(repo, [install.path_pattern(c.path) for c in untracked])
@@ -85,3 +91,17 @@ def pre_commit(repo: git.Repo, settings: Settings) -> int:
         output.info("datavc: added rules for them to .gitattributes (core.autotrack=on)")
     return 0
 
+
+
+def _temporary_index(repo: git.Repo) -> bool:
+    """`git commit PATHS` runs the hook on a temporary index: staging into it would leave
+    the real index holding the raw file."""
+    import os
+
+    index = os.environ.get("GIT_INDEX_FILE")
+    if not index:
+        return False
+    # `commit -a` uses index.lock, which becomes the index; `commit PATHS` a next-index.
+    # Not `git rev-parse --git-path index`: that answers with GIT_INDEX_FILE itself.
+    real = {os.path.realpath(os.path.join(repo.git_dir, name)) for name in ("index", "index.lock")}
+    return os.path.realpath(os.path.join(repo.root, index)) not in real

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+import threading
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
@@ -17,7 +18,7 @@ from .errors import CorruptObject, ObjectMissing
 from .hashing import CHUNK, hash_file, is_oid, new_hasher
 
 BATCH_BELOW = 8 << 20       # objects smaller than this are synced in batches
-BATCH_FILES = 4096
+BATCH_FILES = 20_000
 BATCH_BYTES = 256 << 20
 WRITE_BUFFER = 4 << 20      # hash and write in big slices: blake3 threads need them
 
@@ -35,14 +36,22 @@ class Cache:
         self.root = Path(root)
         self.objects = self.root / "files" / "blake3"
         self.tmp = self.root / "tmp"
-        self._made_dirs: set[Path] = set()
+        self._objects = str(self.objects)
+        self._made_dirs: set[str] = set()
 
     def path(self, oid: str) -> Path:
+        return Path(self.path_str(oid))
+
+    def path_str(self, oid: str) -> str:
+        """The object's path as a string (hot loops skip pathlib)."""
         split_oid(oid)
-        return self.objects / oid[:2] / oid[2:]
+        return f"{self._objects}/{oid[:2]}/{oid[2:]}"
 
     def has(self, oid: str) -> bool:
-        return self.path(oid).is_file()
+        return os.path.isfile(self.path_str(oid))
+
+    def ensure_dir_for(self, oid: str) -> None:
+        self._ensure_dir(f"{self._objects}/{oid[:2]}")
 
     def open(self, oid: str) -> IO[bytes]:
         try:
@@ -72,8 +81,8 @@ class Cache:
         base, _ = split_oid(oid)
         return hash_file(self.path(oid))[0] == base
 
-    def writer(self) -> "Writer":
-        return Writer(self)
+    def writer(self, auto_flush: bool = True) -> "Writer":
+        return Writer(self, auto_flush)
 
     def add_bytes(self, data: bytes) -> str:
         with self.writer() as w:
@@ -85,10 +94,11 @@ class Cache:
             size = os.fstat(f.fileno()).st_size
             return w.add_chunks(_read_chunks(f), size)
 
-    def _ensure_dir(self, path: Path) -> None:
-        if path not in self._made_dirs:
-            path.mkdir(parents=True, exist_ok=True)
-            self._made_dirs.add(path)
+    def _ensure_dir(self, path: Path | str) -> None:
+        key = str(path)
+        if key not in self._made_dirs:
+            os.makedirs(key, exist_ok=True)
+            self._made_dirs.add(key)
 
     def _tempfile(self) -> tuple[int, str]:
         self._ensure_dir(self.tmp)
@@ -108,10 +118,12 @@ def _read_chunks(f: IO[bytes]) -> Iterator[bytes]:
 class Writer:
     """Adds objects to a cache; small ones become visible at `flush()` (or on exit)."""
 
-    def __init__(self, cache: Cache) -> None:
+    def __init__(self, cache: Cache, auto_flush: bool = True) -> None:
         self.cache = cache
+        self.auto_flush = auto_flush
         self.pending: dict[str, str] = {}   # oid -> temp path, not yet renamed
         self.pending_bytes = 0
+        self._lock = threading.RLock()      # add_chunks may run in several threads
 
     def __enter__(self) -> "Writer":
         return self
@@ -130,42 +142,56 @@ class Writer:
         """Store the bytes of `chunks`; returns (oid, size). `suffix` is ".dir" for manifests."""
         fd, tmp_path = self.cache._tempfile()
         try:
-            oid, size = _hash_into(fd, chunks, size_hint)
-            oid += suffix
-            if self.has(oid):
+            try:
+                oid, size = _hash_into(fd, chunks, size_hint)
+                oid += suffix
+                os.fchmod(fd, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+                if size >= BATCH_BELOW and not self.has(oid):
+                    os.fsync(fd)
+            finally:
                 os.close(fd)
-                os.unlink(tmp_path)
-                return oid, size
-            os.fchmod(fd, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
             if size >= BATCH_BELOW:
-                os.fsync(fd)
-                os.close(fd)
-                self.cache._publish(tmp_path, oid)
+                if self.has(oid):
+                    os.unlink(tmp_path)
+                else:
+                    self.cache._publish(tmp_path, oid)
                 return oid, size
-            os.close(fd)
         except BaseException:
-            _close_quietly(fd)
             _unlink_quietly(tmp_path)
             raise
-        self.pending[oid] = tmp_path
-        self.pending_bytes += size
-        if len(self.pending) >= BATCH_FILES or self.pending_bytes >= BATCH_BYTES:
-            self.flush()
+        with self._lock:
+            if self.has(oid):
+                _unlink_quietly(tmp_path)
+                return oid, size
+            self.pending[oid] = tmp_path
+            self.pending_bytes += size
+            if self.auto_flush and self.over_limit():
+                self.flush()
         return oid, size
 
-    def pending_path(self, oid: str) -> str | None:
-        return self.pending.get(oid)
+    def over_limit(self) -> bool:
+        return len(self.pending) >= BATCH_FILES or self.pending_bytes >= BATCH_BYTES
+
+    def adopt(self, pending: dict[str, str]) -> None:
+        """Take over objects another writer (a worker process) left pending."""
+        with self._lock:
+            for oid, tmp_path in pending.items():
+                if oid in self.pending:
+                    _unlink_quietly(tmp_path)
+                else:
+                    self.pending[oid] = tmp_path
 
     def flush(self) -> None:
         """Make every pending object durable, then visible (rename), then the renames durable."""
-        if not self.pending:
-            return
-        _sync_filesystem(self.cache.tmp)
-        for oid, tmp_path in self.pending.items():
-            self.cache._publish(tmp_path, oid)
-        _sync_filesystem(self.cache.objects)
-        self.pending.clear()
-        self.pending_bytes = 0
+        with self._lock:
+            if not self.pending:
+                return
+            _sync_filesystem(self.cache.tmp)
+            for oid, tmp_path in self.pending.items():
+                self.cache._publish(tmp_path, oid)
+            _sync_filesystem(self.cache.objects)
+            self.pending.clear()
+            self.pending_bytes = 0
 
     def discard(self) -> None:
         for tmp_path in self.pending.values():
@@ -213,13 +239,6 @@ def _sync_filesystem(path: Path) -> None:
     except (OSError, AttributeError):
         pass
     os.sync()
-
-
-def _close_quietly(fd: int) -> None:
-    try:
-        os.close(fd)
-    except OSError:
-        pass
 
 
 def _unlink_quietly(path: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -71,11 +72,10 @@ def normalise_key(key: str) -> str:
 
 
 def parse_size(text: str, key: str = "size") -> int:
-    t = text.strip().lower().removesuffix("b").removesuffix("i")
-    number, suffix = (t[:-1], t[-1]) if t and t[-1] in "kmgt" else (t, "")
-    if not number.isdigit():
+    match = re.fullmatch(r"([0-9]+)([kmgt]?)(?:i?b)?", text.strip().lower())
+    if not match:
         raise DatavcError(f"{key}: {text!r} is not a size (use bytes or a k/M/G suffix)")
-    return int(number) * _SUFFIXES[suffix]
+    return int(match.group(1)) * _SUFFIXES[match.group(2)]
 
 
 def parse_bool(text: str, key: str) -> bool:
@@ -92,7 +92,7 @@ def load(root: Path, overrides: Mapping[str, str] | None = None) -> Settings:
     for name in ("config", "config.local"):
         path = root / ".datavc" / name
         if path.is_file():
-            values.update(git.config_get_all(["--file", str(path)]))
+            values.update(git.config_file(path))
     for key in ENV_KEYS:
         env = os.environ.get("DATAVC_" + key.replace(".", "_").upper())
         if env is not None:

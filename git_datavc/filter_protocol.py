@@ -26,49 +26,72 @@ class Request:
     headers: dict[str, str]
 
 
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+READ_SIZE = 1 << 20
+
+
 class PktReader:
+    """Reads pkt-lines from a binary stream through its own buffer: one read call for
+    many packets, and `buffered()` tells whether more input is already here."""
+
     def __init__(self, stream: IO[bytes]) -> None:
         self.stream = stream
+        self.buf = b""
+        self.pos = 0
 
-    def _exact(self, n: int) -> bytes:
-        data = self.stream.read(n)
-        if data is None or len(data) != n:
-            raise ProtocolError("git's filter stream ended in the middle of a packet")
-        return data
+    def buffered(self) -> bool:
+        return self.pos < len(self.buf)
+
+    def _fill(self, need: int) -> bool:
+        """Make `need` bytes available from pos; False when the stream ends first."""
+        while len(self.buf) - self.pos < need:
+            more = self.stream.read(max(READ_SIZE, need))
+            if not more:
+                return False
+            self.buf = self.buf[self.pos:] + more
+            self.pos = 0
+        return True
 
     def packet(self) -> bytes | None:
         """One payload, or None for a flush packet. EOFError on a clean end of stream."""
-        header = self.stream.read(4)
-        if not header:
+        if not self._fill(4):
+            if self.buffered():
+                raise ProtocolError("git's filter stream ended in the middle of a packet header")
             raise EOFError
-        if len(header) != 4:
-            raise ProtocolError("git's filter stream ended in the middle of a packet header")
-        try:
-            length = int(header, 16)
-        except ValueError:
-            raise ProtocolError(f"bad pkt-line header {header!r}") from None
+        header = self.buf[self.pos:self.pos + 4]
+        if not _HEX.issuperset(header):
+            raise ProtocolError(f"bad pkt-line header {header!r}")
+        length = int(header, 16)
         if length == 0:
+            self.pos += 4
             return FLUSH
         if length < 4 or length > MAX_DATA + 4:
             raise ProtocolError(f"bad pkt-line length {length}")
-        return self._exact(length - 4)
+        if not self._fill(length):
+            raise ProtocolError("git's filter stream ended in the middle of a packet")
+        data = self.buf[self.pos + 4:self.pos + length]
+        self.pos += length
+        return data
 
-    def text_list(self) -> list[str]:
-        """Text packets up to the next flush, without their trailing newlines."""
+    def _packet_inside(self, what: str) -> bytes | None:
+        try:
+            return self.packet()
+        except EOFError:
+            raise ProtocolError(f"git's filter stream ended in the middle of {what}") from None
+
+    def text_list(self, what: str = "a list") -> list[str]:
+        """Text packets up to the next flush, without their trailing newlines.
+        EOFError only when the stream ends before the list's first packet."""
         items = []
-        while (pkt := self.packet()) is not FLUSH:
+        pkt = self.packet()
+        while pkt is not FLUSH:
             items.append(pkt.decode("utf-8", "surrogateescape").removesuffix("\n"))
+            pkt = self._packet_inside(what)
         return items
 
     def content(self) -> Iterator[bytes]:
         """Binary packets up to the next flush."""
-        while True:
-            try:
-                pkt = self.packet()
-            except EOFError:
-                raise ProtocolError("git's filter stream ended in the middle of content") from None
-            if pkt is FLUSH:
-                return
+        while (pkt := self._packet_inside("content")) is not FLUSH:
             yield pkt
 
 
@@ -82,6 +105,9 @@ class PktWriter:
 
     def flush_pkt(self) -> None:
         self.stream.write(b"0000")
+
+    def send(self) -> None:
+        """Push everything written so far to git: once per response, not per packet."""
         self.stream.flush()
 
     def text_list(self, items: Iterable[str]) -> None:
@@ -110,9 +136,14 @@ def handshake(reader: PktReader, writer: PktWriter, capabilities: Iterable[str])
     if not hello or hello[0] != "git-filter-client" or "version=2" not in hello[1:]:
         raise ProtocolError(f"unexpected filter handshake {hello!r}")
     writer.text_list(["git-filter-server", "version=2"])
-    offered = {item.removeprefix("capability=") for item in reader.text_list()}
+    writer.send()
+    try:
+        offered = {item.removeprefix("capability=") for item in reader.text_list()}
+    except EOFError:
+        raise ProtocolError("git closed the filter stream during the handshake") from None
     agreed = [c for c in capabilities if c in offered]
     writer.text_list(f"capability={c}" for c in agreed)
+    writer.send()
     return set(agreed)
 
 
@@ -120,7 +151,7 @@ def read_request(reader: PktReader) -> Request:
     """The next request's headers (its content is read with `reader.content()`).
     EOFError when git closes the stream between requests: the normal end."""
     headers = {}
-    for item in reader.text_list():
+    for item in reader.text_list("a request"):
         key, _, value = item.partition("=")
         headers[key] = value
     if "command" not in headers:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -24,11 +25,15 @@ from .state import State, same_file
 Fetcher = Callable[[list[str]], set[str]]
 
 
+# Below this size storing a file again costs less than keeping a hint for it.
+HINT_FROM = 8 << 20
+
+
 @dataclass
 class FilterContext:
     cache: Cache
     writer: Writer
-    state: State | None
+    hints: State | None              # the "clean_hints" table: stat -> oid, re-checked
     root: Path                       # the work tree; git runs filters from its top
     fetch: Fetcher | None = None
 
@@ -54,37 +59,48 @@ def clean(ctx: FilterContext, pathname: str, chunks: Iterable[bytes]) -> bytes:
             return head
         if pointer.looks_like_pointer(head):
             output.warn(f"{pathname}: looks like a damaged datavc pointer; storing it as content")
-    st_before = _stat(ctx.root / pathname)
     content = itertools.chain([head], rest)
-    known = ctx.state.get(st_before) if ctx.state and st_before else None
-    if known and ctx.writer.has(known):
-        return _clean_unchanged(ctx, pathname, content, st_before, known)  # type: ignore[arg-type]
-    oid, size = ctx.writer.add_chunks(content, st_before.st_size if st_before else 0)
-    st_after = _stat(ctx.root / pathname)
-    if ctx.state and st_before and st_after and same_file(st_before, st_after) \
-            and st_after.st_size == size:
-        ctx.state.put(st_after, oid)
+    path = os.path.join(ctx.root, pathname)
+    st = _stat(path) if ctx.hints and not at_end else None
+    if st is None or st.st_size < HINT_FROM:
+        oid, size = ctx.writer.add_chunks(content)
+        return Pointer(oid, size).encode()
+    assert ctx.hints is not None
+    hint = ctx.hints.get(st)
+    if hint and ctx.writer.has(hint):
+        return _clean_known(ctx, pathname, content, st, hint)
+    oid, size = ctx.writer.add_chunks(content, st.st_size)
+    after = _stat(path)
+    if after and same_file(st, after) and size == after.st_size:
+        ctx.hints.put(after, oid)
+        ctx.hints.commit()  # now: a nested git command's filter may need the lock
     return Pointer(oid, size).encode()
 
 
-def _clean_unchanged(ctx: FilterContext, pathname: str, content: Iterable[bytes],
-                     st_before: os.stat_result, oid: str) -> bytes:
-    """The stat cache knows this file: drain git's copy without hashing or storing it."""
-    size = sum(len(c) for c in content)
-    st_after = _stat(ctx.root / pathname)
-    if size == st_before.st_size and st_after and same_file(st_before, st_after):
-        return Pointer(oid, size).encode()
-    assert ctx.state is not None
-    ctx.state.forget(st_before)
-    raise DatavcError(f"{pathname} changed while git was reading it; run the command again")
+def _clean_known(ctx: FilterContext, pathname: str, content: Iterable[bytes],
+                 st: os.stat_result, hint: str) -> bytes:
+    """The file was cleaned before, unchanged since: hash git's bytes to be sure they are
+    that content, but do not store them again."""
+    hasher = new_hasher(st.st_size)
+    size = 0
+    for chunk in content:
+        hasher.update(chunk)
+        size += len(chunk)
+    if hasher.hexdigest() == hint and size == st.st_size:
+        return Pointer(hint, size).encode()
+    assert ctx.hints is not None
+    ctx.hints.forget(st)
+    ctx.hints.commit()
+    raise DatavcError(f"{pathname}: git sent content that is not the file on disk; "
+                      "run the command again")
 
 
-def _stat(path: Path) -> os.stat_result | None:
+def _stat(path: str) -> os.stat_result | None:
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return st if os.path.isfile(path) else None
+    return st if stat.S_ISREG(st.st_mode) else None
 
 
 def smudge(ctx: FilterContext, pathname: str, chunks: Iterable[bytes]) -> Iterator[bytes]:

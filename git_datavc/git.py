@@ -140,13 +140,25 @@ def set_index_entry(repo: Repo, mode: str, sha: str, path: str) -> None:
 def config_get_all(scope_args: Sequence[str], cwd: str | os.PathLike[str] | None = None
                    ) -> dict[str, str]:
     """Every key of one git-config scope or file (`--global`, `-f FILE`, ...)."""
-    out = run(["config", *scope_args, "--list", "-z"], cwd=cwd, check=False)
+    return _parse_config_list(run(["config", *scope_args, "--list", "-z"], cwd=cwd, check=False))
+
+
+def _parse_config_list(out: bytes) -> dict[str, str]:
     values = {}
     for item in out.split(b"\0"):
         if item:
             key, _, value = item.decode(errors="replace").partition("\n")
             values[key] = value
     return values
+
+
+def config_file(path: Path) -> dict[str, str]:
+    """Every key of a git-config file; a file git cannot parse is an error, not ignored."""
+    try:
+        out = run(["config", "--file", str(path), "--list", "-z"])
+    except GitError as e:
+        raise GitError(f"cannot read {path.name}: {e.message}") from None
+    return _parse_config_list(out)
 
 
 def config_set(scope_args: Sequence[str], key: str, value: str,

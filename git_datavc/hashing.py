@@ -44,7 +44,28 @@ def hash_stream(stream: IO[bytes], size_hint: int = 0) -> tuple[str, int]:
         total += n
 
 
+SMALL = 1 << 20
+
+
 def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
-    """Hash a file's bytes; returns (oid, size)."""
-    with open(path, "rb", buffering=0) as f:
-        return hash_stream(f, os.fstat(f.fileno()).st_size)  # type: ignore[arg-type]
+    """Hash a file's bytes; returns (oid, size). Small files take one read."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        if size <= SMALL:
+            data = os.read(fd, size + 1)
+            while len(data) <= size and (more := os.read(fd, SMALL)):
+                data += more
+            if len(data) <= SMALL:
+                return hash_bytes(data), len(data)
+            hasher = new_hasher(len(data))
+            hasher.update(data)
+            total = len(data)
+        else:
+            hasher, total = new_hasher(size), 0
+        while chunk := os.read(fd, CHUNK):
+            hasher.update(chunk)
+            total += len(chunk)
+        return str(hasher.hexdigest()), total
+    finally:
+        os.close(fd)

@@ -127,7 +127,7 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["hook"] and len(argv) >= 2:  # hot path: skip building the whole parser
+    if argv[:1] == ["hook"] and len(argv) >= 2 and not argv[1].startswith("-"):  # hot path: skip building the whole parser
         args = argparse.Namespace(command="hook", name=argv[1], args=argv[2:])
     else:
         args = _parser().parse_args(argv)

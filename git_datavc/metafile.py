@@ -10,7 +10,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from .errors import DatavcError
 from .hashing import is_oid
@@ -19,9 +19,8 @@ from .safepath import check_relpath
 SUFFIX = ".datavc"
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One file of a directory manifest."""
+class Entry(NamedTuple):
+    """One file of a directory manifest (a tuple: manifests hold 100,000s of them)."""
     relpath: str
     oid: str
     size: int
@@ -45,14 +44,12 @@ class Out:
 
 def encode_manifest(entries: Iterable[Entry]) -> bytes:
     """Canonical JSON: keys sorted, entries sorted by relpath, no whitespace, raw UTF-8."""
-    items = []
-    for e in sorted(entries, key=lambda e: e.relpath):
-        item: dict[str, Any] = {"blake3": e.oid, "relpath": e.relpath, "size": e.size}
-        if e.isexec:
-            item["isexec"] = True
-        items.append(item)
-    return json.dumps(items, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode()
+    # Keys are inserted in sorted order (blake3 < isexec < relpath < size), which is what
+    # sort_keys=True would give, without sorting each of 100,000 small dicts.
+    items = [{"blake3": e.oid, "isexec": True, "relpath": e.relpath, "size": e.size}
+             if e.isexec else {"blake3": e.oid, "relpath": e.relpath, "size": e.size}
+             for e in sorted(entries, key=lambda e: e.relpath)]
+    return json.dumps(items, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def decode_manifest(data: bytes, source: str = "manifest") -> list[Entry]:

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-_SCHEMA = """CREATE TABLE IF NOT EXISTS state (
+_SCHEMA = """CREATE TABLE IF NOT EXISTS {table} (
     inode INTEGER PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, oid TEXT)"""
 
 
@@ -26,8 +26,15 @@ def inode_key(st: os.stat_result) -> int:
 
 
 class State:
-    def __init__(self, path: Path) -> None:
+    """`table` "state" is trusted: what it says a file holds, it holds. The filter keeps
+    its hints in "clean_hints" instead, because git may clean bytes that are not the file
+    at the path it names (`git hash-object --path`), and it re-hashes to check them."""
+
+    def __init__(self, path: Path, table: str = "state") -> None:
+        if table not in ("state", "clean_hints"):
+            raise ValueError(table)
         self.path = path
+        self.table = table
         self._db: Any = None
 
     def _conn(self) -> Any:
@@ -35,42 +42,71 @@ class State:
             import sqlite3
 
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level="DEFERRED")
+            self._db = sqlite3.connect(self.path, timeout=10, isolation_level="DEFERRED")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(_SCHEMA)
+            self._db.execute(_SCHEMA.format(table=self.table))
         return self._db
 
     def get(self, st: os.stat_result) -> str | None:
-        row = self._conn().execute(
-            "SELECT size, mtime_ns, ctime_ns, oid FROM state WHERE inode=?", (inode_key(st),)
-        ).fetchone()
+        try:
+            row = self._conn().execute(
+                f"SELECT size, mtime_ns, ctime_ns, oid FROM {self.table} WHERE inode=?",
+                (inode_key(st),)).fetchone()
+        except Exception as e:  # a locked or damaged cache is only a missed shortcut
+            _tolerate(e)
+            return None
         if row and tuple(row[:3]) == (st.st_size, st.st_mtime_ns, st.st_ctime_ns):
             return str(row[3])
         return None
 
     def snapshot(self) -> dict[int, tuple[int, int, int, str]]:
         """Every row at once (inode key -> size, mtime_ns, ctime_ns, oid): for big scans."""
-        rows = self._conn().execute("SELECT inode, size, mtime_ns, ctime_ns, oid FROM state")
+        rows = self._conn().execute(f"SELECT inode, size, mtime_ns, ctime_ns, oid FROM {self.table}")
         return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
 
     def put(self, st: os.stat_result, oid: str) -> None:
-        self._conn().execute(
-            "INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?)",
-            (inode_key(st), st.st_size, st.st_mtime_ns, st.st_ctime_ns, oid))
+        self.put_many([(st, oid)])
+
+    def put_many(self, rows: list[tuple[os.stat_result, str]]) -> None:
+        try:
+            self._conn().executemany(
+                f"INSERT OR REPLACE INTO {self.table} VALUES (?, ?, ?, ?, ?)",
+                [(inode_key(st), st.st_size, st.st_mtime_ns, st.st_ctime_ns, oid)
+                 for st, oid in rows])
+        except Exception as e:
+            _tolerate(e)
 
     def forget(self, st: os.stat_result) -> None:
-        self._conn().execute("DELETE FROM state WHERE inode=?", (inode_key(st),))
+        try:
+            self._conn().execute(f"DELETE FROM {self.table} WHERE inode=?", (inode_key(st),))
+        except Exception as e:
+            _tolerate(e)
 
     def commit(self) -> None:
         if self._db is not None:
-            self._db.commit()
+            try:
+                self._db.commit()
+            except Exception as e:
+                _tolerate(e)
+                self._db.rollback()
 
     def close(self) -> None:
         if self._db is not None:
-            self._db.commit()
+            self.commit()
             self._db.close()
             self._db = None
+
+
+def _tolerate(e: Exception) -> None:
+    """sqlite errors (a lock held too long, a damaged file) cost a re-hash, not the command."""
+    import sqlite3
+
+    if not isinstance(e, sqlite3.Error):
+        raise e
+    from .output import warn
+
+    warn(f"stat cache unavailable ({e}); files will be re-hashed")
 
 
 def same_file(a: os.stat_result, b: os.stat_result) -> bool:

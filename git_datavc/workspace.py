@@ -57,10 +57,15 @@ class Workspace:
         return lookup(self._known, st)
 
     def remember(self, path: str | os.PathLike[str], oid: str) -> None:
-        st = os.stat(path)
-        self.state.put(st, oid)
+        self.remember_many([(path, oid)])
+
+    def remember_many(self, items: list[tuple[str | os.PathLike[str], str]]) -> None:
+        """Record that these files hold these objects, as they are on disk now."""
+        rows = [(os.stat(path), oid) for path, oid in items]
+        self.state.put_many(rows)
         if self._known is not None:
-            self._known[inode_key(st)] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, oid)
+            for st, oid in rows:
+                self._known[inode_key(st)] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, oid)
 
     def file_oid(self, path: str, st: os.stat_result | None = None) -> str:
         """The object id of a workspace file, from the stat cache or by hashing it."""
@@ -149,9 +154,11 @@ def check_inside(root: Path, path: Path) -> None:
         raise UnsafePath(f"{rel.as_posix()} points into .git")
 
 
-def walk_files(top: Path) -> Iterator[tuple[str, str, os.stat_result]]:
+def walk_files(top: str | os.PathLike[str], skipped: list[str] | None = None
+               ) -> Iterator[tuple[str, str, os.stat_result]]:
     """(relpath, abspath, stat) of the regular files below `top`. Symlinks are not
-    followed (a link could point outside the repository); `.git` folders are skipped."""
+    followed (a link could point outside the repository) but listed in `skipped`;
+    `.git` folders are skipped."""
     stack = [("", str(top))]
     while stack:
         prefix, folder = stack.pop()
@@ -164,6 +171,8 @@ def walk_files(top: Path) -> Iterator[tuple[str, str, os.stat_result]]:
                     stack.append((rel + "/", entry.path))
                 elif entry.is_file(follow_symlinks=False):
                     yield rel, entry.path, entry.stat(follow_symlinks=False)
+                elif skipped is not None and entry.is_symlink():
+                    skipped.append(rel)
 
 
 def metafiles_in(repo: git.Repo, paths: list[str] | None = None) -> list[Path]:

@@ -20,6 +20,8 @@ from ..filter_protocol import (PktReader, PktWriter, ProtocolError, Request, han
 from ..git import find_repo
 from ..state import State
 
+IDLE_SECONDS = 0.05
+
 
 class _Tracked:
     """Content packets that remember whether they were read to the end."""
@@ -39,17 +41,22 @@ class _Tracked:
 
 
 def run() -> int:
-    reader = PktReader(open(0, "rb", buffering=1 << 20, closefd=False))
+    reader = PktReader(open(0, "rb", buffering=0, closefd=False))
     writer = PktWriter(open(1, "wb", buffering=1 << 20, closefd=False))
     handshake(reader, writer, ["clean", "smudge"])
     repo = find_repo()
     settings = config.load(repo.root)
     cache = Cache(config.cache_root(repo, settings))
-    state = State(repo.datavc_dir / "state.db")
-    with cache.writer() as cache_writer:
+    state = State(repo.datavc_dir / "state.db", table="clean_hints")
+    # Small objects become visible in batches (one sync for many). A batch is flushed when
+    # git pauses between requests, as it does before running another git command whose
+    # own filter may need these objects, and when it ends.
+    with cache.writer(auto_flush=False) as cache_writer:
         ctx = filters.FilterContext(cache, cache_writer, state, repo.root)
         try:
             while True:
+                if cache_writer.pending and _idle(reader) or cache_writer.over_limit():
+                    cache_writer.flush()
                 try:
                     request = read_request(reader)
                 except EOFError:
@@ -60,10 +67,20 @@ def run() -> int:
     return 0
 
 
+def _idle(reader: PktReader, wait: float = IDLE_SECONDS) -> bool:
+    """No request from git within `wait` seconds."""
+    if reader.buffered():
+        return False
+    import select
+
+    return not select.select([0], [], [], wait)[0]
+
+
 def _serve(ctx: filters.FilterContext, request: Request, reader: PktReader,
            writer: PktWriter) -> None:
     if request.command not in ("clean", "smudge"):
         send_status(writer, "error")
+        writer.send()
         return
     content = _Tracked(reader.content())
     if request.command == "clean":
@@ -75,10 +92,12 @@ def _serve(ctx: filters.FilterContext, request: Request, reader: PktReader,
             content.drain()
             _report(request, e)
             send_status(writer, "error")
+            writer.send()
             return
         send_status(writer, "success")
         writer.content([result])
         writer.flush_pkt()  # keep the status
+        writer.send()
         return
     ctx.writer.flush()  # objects cleaned earlier in this process must be visible to smudge
     _smudge(ctx, request, content, writer)
@@ -94,6 +113,7 @@ def _smudge(ctx: filters.FilterContext, request: Request, content: _Tracked,
     except (DatavcError, OSError) as e:
         _report(request, e)
         send_status(writer, "error")
+        writer.send()
         return
     send_status(writer, "success")
     try:
@@ -102,9 +122,11 @@ def _smudge(ctx: filters.FilterContext, request: Request, content: _Tracked,
         writer.flush_pkt()
         _report(request, e)
         send_status(writer, "error")
+        writer.send()
         return
     writer.flush_pkt()
     writer.flush_pkt()  # keep the status
+    writer.send()
 
 
 def _report(request: Request, e: Exception) -> None:
@@ -120,13 +142,14 @@ def main_single(command: str, pathname: str) -> int:
     stdin = sys.stdin.buffer
     chunks = iter(lambda: stdin.read(1 << 20), b"")
     with cache.writer() as cache_writer:
-        ctx = filters.FilterContext(cache, cache_writer, State(repo.datavc_dir / "state.db"),
+        ctx = filters.FilterContext(cache, cache_writer,
+                                    State(repo.datavc_dir / "state.db", table="clean_hints"),
                                     repo.root)
         if command == "clean":
             sys.stdout.buffer.write(filters.clean(ctx, pathname, chunks))
         else:
             for chunk in filters.smudge(ctx, pathname, chunks):
                 sys.stdout.buffer.write(chunk)
-        assert ctx.state is not None
-        ctx.state.close()
+        assert ctx.hints is not None
+        ctx.hints.close()
     return 0
