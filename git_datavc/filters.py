@@ -36,6 +36,7 @@ class FilterContext:
     hints: State | None              # the "clean_hints" table: stat -> oid, re-checked
     root: Path                       # the work tree; git runs filters from its top
     fetch: Fetcher | None = None
+    smudge_links: Path | None = None  # git dir: link mode, smudge notes paths for the hooks
 
 
 def peek(chunks: Iterable[bytes], limit: int = pointer.MAX_SIZE) -> tuple[bytes, Iterator[bytes], bool]:
@@ -119,6 +120,12 @@ def smudge(ctx: FilterContext, pathname: str, chunks: Iterable[bytes]) -> Iterat
     if not ctx.cache.has(ptr.oid) and not _fetch(ctx, ptr.oid):
         output.warn(f"{pathname}: object {ptr.oid[:12]} is not in the cache; "
                     "checked out the pointer instead")
+        yield head
+        return
+    if ctx.smudge_links is not None:
+        from .filterlinks import note_smudged
+
+        note_smudged(ctx.smudge_links, pathname)
         yield head
         return
     yield from stream_verified(ctx.cache, ptr)

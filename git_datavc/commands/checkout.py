@@ -46,6 +46,12 @@ def run(targets: Sequence[str], force: bool = False, relink: bool = False) -> in
         report = checkout(ws, targets_to_metafiles(ws, targets), force, relink)
     finally:
         ws.close()
+    if not targets:
+        from ..filterlinks import sync
+
+        linked = sync(ws.repo, scan=True)
+        if linked:
+            output.info(f"datavc: {len(linked)} filter-tracked files linked to the cache")
     print_report(report)
     if report.placed or report.removed:
         output.info(f"datavc: {report.placed} files placed, {report.removed} removed")

@@ -53,6 +53,10 @@ def run() -> int:
     # own filter may need these objects, and when it ends.
     with cache.writer(auto_flush=False) as cache_writer:
         ctx = filters.FilterContext(cache, cache_writer, state, repo.root)
+        from ..filterlinks import link_mode
+
+        if link_mode(repo, settings, cache.root) is not None:
+            ctx.smudge_links = repo.git_dir
         try:
             while True:
                 if cache_writer.pending and _idle(reader) or cache_writer.over_limit():

@@ -42,6 +42,10 @@ def run(name: str, args: Sequence[str]) -> int:
     if name == "pre-push":
         return 0  # pushing data to a remote comes with remote support
     old, new, everything = _range(repo, name, list(args))
+    if os.path.exists(repo.git_dir / "datavc" / "smudged"):
+        from ..filterlinks import sync
+
+        sync(repo)
     return sync_workspace(repo, old, new, everything)
 
 

@@ -1,0 +1,160 @@
+"""Filter mode without double storage (like git-annex's annex.thin).
+
+When `cache.type` allows a link that git sees as a regular file (reflink or hardlink) and
+the post-checkout hook is installed, smudge hands git the pointer and notes the path in
+`<git-dir>/datavc/smudged`; the hooks (or `git datavc checkout`, after commands that run
+no hook, such as `git stash`) then put the object in place as a link and refresh git's
+index. git never holds a whole file in memory and no byte is stored twice.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from . import git, pointer
+from .cache import Cache
+from .config import Settings
+from .links import Linker
+
+HOOK = "post-checkout"
+LINK_TYPES = ("reflink", "hardlink")  # a symlink would show in git as a type change
+
+
+def smudged_list(git_dir: Path) -> Path:
+    return git_dir / "datavc" / "smudged"
+
+
+def link_mode(repo: git.Repo, settings: Settings, cache_root: Path) -> Linker | None:
+    """A linker for filter-tracked files, or None when smudge must write the content."""
+    types = [t for t in settings.cache_types if t in LINK_TYPES]
+    if not types or not _hook_installed(repo):
+        return None
+    linker = Linker(types + ["copy"], settings.protected)
+    if types[0] == "reflink" and not _reflink_works(cache_root):
+        types.pop(0)
+        if not types:
+            return None
+        linker = Linker(types + ["copy"], settings.protected)
+    return linker
+
+
+def _hook_installed(repo: git.Repo) -> bool:
+    from .install import MARKER
+
+    path = repo.git_dir / "hooks" / HOOK
+    configured = repo.git("config", "--get", "core.hooksPath", check=False).strip()
+    if configured:
+        path = Path(git.hooks_dir(repo)) / HOOK
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    # Only our own shim is known to run `git datavc hook post-checkout`; under other hook
+    # managers smudge writes the content, which is always correct.
+    return MARKER.encode() in head
+
+
+def _reflink_works(cache_root: Path) -> bool:
+    from .links import _reflink
+
+    probe_dir = cache_root / "tmp"
+    probe_dir.mkdir(parents=True, exist_ok=True)
+    src, dst = probe_dir / f"probe-{os.getpid()}", probe_dir / f"probe-{os.getpid()}.clone"
+    try:
+        src.write_bytes(b"x")
+        _reflink(str(src), str(dst))
+        return True
+    except OSError:
+        return False
+    finally:
+        for p in (src, dst):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+
+
+def note_smudged(git_dir: Path, pathname: str) -> None:
+    """Append one path; O_APPEND writes of one short line do not interleave."""
+    path = smudged_list(git_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, pathname.encode("utf-8", "surrogateescape") + b"\0")
+    finally:
+        os.close(fd)
+
+
+def take_smudged(git_dir: Path) -> list[str]:
+    path = smudged_list(git_dir)
+    claimed = path.with_name(f"smudged.{os.getpid()}")
+    try:
+        os.replace(path, claimed)
+    except FileNotFoundError:
+        return []
+    data = claimed.read_bytes()
+    claimed.unlink()
+    return sorted({p.decode("utf-8", "surrogateescape") for p in data.split(b"\0") if p})
+
+
+def place_links(repo: git.Repo, linker: Linker, cache: Cache, paths: list[str]) -> list[str]:
+    """Replace worktree pointers by linked content; returns the paths done."""
+    done: dict[str, str] = {}
+    for rel in paths:
+        full = repo.root / rel
+        try:
+            if full.is_symlink() or full.stat().st_size > pointer.MAX_SIZE:
+                continue
+            ptr = pointer.parse(full.read_bytes())
+        except OSError:
+            continue
+        if ptr is None or not cache.has(ptr.oid):
+            continue
+        linker.place(cache.path_str(ptr.oid), str(full), isexec=os.access(full, os.X_OK))
+        done[rel] = ptr.oid
+    if done:
+        _refresh_index(repo, done)
+    return list(done)
+
+
+def _refresh_index(repo: git.Repo, linked: dict[str, str]) -> None:
+    """git's index holds the pointer's size for these paths, and git never re-reads a
+    file whose size differs from the index. Re-adding the entries without stat data
+    (`--index-info`) makes `--refresh` compare content: it cleans the linked files, gets
+    the same pointers, and records their stat data, so `git status` stays clean."""
+    from .filters import HINT_FROM
+    from .state import State
+
+    hints = State(repo.datavc_dir / "state.db", table="clean_hints")
+    try:  # that clean then hashes big files without storing them again
+        for rel, oid in linked.items():
+            st = os.stat(repo.root / rel)
+            if st.st_size >= HINT_FROM:
+                hints.put(st, oid)
+    finally:
+        hints.close()
+    entries = git.index_entries(repo, [":(literal)" + p for p in linked])
+    info = "".join(f"{mode} {sha}\t{path}\0" for mode, sha, path in entries)
+    repo.git("update-index", "-z", "--index-info", input=info.encode("utf-8", "surrogateescape"))
+    repo.git("update-index", "-q", "--refresh", check=False)
+
+
+def sync(repo: git.Repo, scan: bool = False) -> list[str]:
+    """Link what smudge left as pointers (and, with `scan`, every filter-tracked file that
+    is a pointer in the work tree: after `git stash` or `cherry-pick`, which run no hook)."""
+    paths = take_smudged(repo.git_dir)
+    if scan:
+        out = repo.git("ls-files", "-z", "--", ":(attr:filter=datavc)")
+        paths = sorted(set(paths) | {p for p in out.decode().split("\0") if p})
+    if not paths:
+        return []
+    from . import config
+
+    settings = config.load(repo.root)
+    cache = Cache(config.cache_root(repo, settings))
+    linker = link_mode(repo, settings, cache.root)
+    if linker is None:
+        return []
+    return place_links(repo, linker, cache, paths)
