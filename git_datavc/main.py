@@ -53,6 +53,32 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("rev1", nargs="?", metavar="REV1")
     p.add_argument("rev2", nargs="?", metavar="REV2")
     p.add_argument("--json", action="store_true")
+    p = add("repro", "run the pipeline stages that changed, in graph order")
+    p.add_argument("targets", nargs="*", metavar="TARGET", help="stage names or datavc.yaml files")
+    p.add_argument("-f", "--force", action="store_true", help="run even unchanged stages")
+    p.add_argument("--dry", action="store_true", help="say what would run, run nothing")
+    p.add_argument("-s", "--single-item", action="store_true", help="only the targets, not their deps")
+    p.add_argument("--downstream", action="store_true", help="the targets and what depends on them")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="independent stages in parallel")
+    p = add("dag", "show the pipeline graph")
+    p.add_argument("target", nargs="?", metavar="TARGET")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--dot", dest="fmt", action="store_const", const="dot")
+    fmt.add_argument("--mermaid", dest="fmt", action="store_const", const="mermaid")
+    p = add("metrics", "show metrics files, or compare them between commits")
+    msub = p.add_subparsers(dest="action", metavar="ACTION")
+    msub.required = True
+    q = msub.add_parser("show", help="the metrics of the workspace")
+    q.add_argument("--json", action="store_true")
+    q = msub.add_parser("diff", help="metrics of REV (default HEAD) against the workspace")
+    q.add_argument("rev", nargs="?", metavar="REV")
+    q.add_argument("--json", action="store_true")
+    p = add("params", "compare parameters between commits")
+    psub = p.add_subparsers(dest="action", metavar="ACTION")
+    psub.required = True
+    q = psub.add_parser("diff", help="params of REV (default HEAD) against the workspace")
+    q.add_argument("rev", nargs="?", metavar="REV")
+    q.add_argument("--json", action="store_true")
     p = add("status", "what differs between workspace, pointers and cache")
     p.add_argument("--json", action="store_true")
     p = add("verify", "re-hash the cache and report corrupt objects")
@@ -103,6 +129,21 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
     if c == "diff":
         from .commands import diff
         return lambda: diff.run(args.rev1, args.rev2, args.json)
+    if c == "repro":
+        from .commands import repro
+        return lambda: repro.run(args.targets, args.force, args.dry, args.single_item,
+                                 args.downstream, args.jobs)
+    if c == "dag":
+        from .commands import dag
+        return lambda: dag.run(args.target, args.fmt or "text")
+    if c == "metrics":
+        from .commands import metrics
+        if args.action == "show":
+            return lambda: metrics.run_show(args.json)
+        return lambda: metrics.run_diff(args.rev, args.json)
+    if c == "params":
+        from .commands import params
+        return lambda: params.run_diff(args.rev, args.json)
     if c == "status":
         from .commands import status
         return lambda: status.run(args.json)
