@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("rev1", nargs="?", metavar="REV1")
     p.add_argument("rev2", nargs="?", metavar="REV2")
     p.add_argument("--json", action="store_true")
+    p.add_argument("-a", "--all", dest="everything", action="store_true", help="list every path")
     p = add("repro", "run the pipeline stages that changed, in graph order")
     p.add_argument("targets", nargs="*", metavar="TARGET", help="stage names or datavc.yaml files")
     p.add_argument("-f", "--force", action="store_true", help="run even unchanged stages")
@@ -81,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true")
     p = add("status", "what differs between workspace, pointers and cache")
     p.add_argument("--json", action="store_true")
+    p.add_argument("-a", "--all", dest="everything", action="store_true", help="list every path")
     p = add("verify", "re-hash the cache and report corrupt objects")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
     p = add("demo", "walk through the whole cycle in a sample repository (temp dir)")
@@ -128,7 +130,7 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
         return lambda: unprotect.run(args.targets)
     if c == "diff":
         from .commands import diff
-        return lambda: diff.run(args.rev1, args.rev2, args.json)
+        return lambda: diff.run(args.rev1, args.rev2, args.json, args.everything)
     if c == "repro":
         from .commands import repro
         return lambda: repro.run(args.targets, args.force, args.dry, args.single_item,
@@ -146,7 +148,7 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
         return lambda: params.run_diff(args.rev, args.json)
     if c == "status":
         from .commands import status
-        return lambda: status.run(args.json)
+        return lambda: status.run(args.json, args.everything)
     if c == "verify":
         from .commands import verify
         return lambda: verify.run(args.jobs)

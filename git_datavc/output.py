@@ -26,3 +26,15 @@ def human_size(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} B"  # unreachable
+
+
+def print_paths(title: str, paths: list[str], limit: int = 10, everything: bool = False) -> None:
+    """A titled list on stdout, cut at `limit` lines unless `everything`."""
+    if not paths:
+        return
+    print(f"{title}:")
+    shown = paths if everything else paths[:limit]
+    for path in shown:
+        print(f"    {path}")
+    if len(paths) > len(shown):
+        print(f"    ... and {len(paths) - len(shown)} more (--all lists them, --json too)")

@@ -58,6 +58,19 @@ def _write_model(path: Path, size: int, seed: int) -> None:
     path.write_bytes(random.Random(seed).randbytes(size))
 
 
+def _write_images(folder: Path, count: int, seed: int) -> None:
+    """A folder of small files standing in for an image dataset."""
+    rng = random.Random(seed)
+    for i in range(count):
+        path = folder / f"class{i % 3}" / f"img{i:04d}.raw"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(rng.randbytes(rng.randint(1024, 8192)))
+
+
+def _count_files(folder: Path) -> int:
+    return sum(1 for p in folder.rglob("*") if p.is_file())
+
+
 def _fingerprint(path: Path) -> str:
     from ..hashing import hash_file
 
@@ -113,7 +126,26 @@ def _walk(repo: Path) -> None:
     _sh(repo, "git", "datavc", "status")
     _sh(repo, "git", "checkout", "-q", "main")
 
-    _step("5. The cache holds every version once; verify re-hashes it")
+    _step("5. A whole directory as one metafile (like DVC): git datavc add")
+    _write_images(repo / "images", 300, seed=1)
+    _sh(repo, "git", "datavc", "add", "images")
+    _sh(repo, "cat", "images.datavc")
+    _sh(repo, "git", "add", "images.datavc", ".gitignore")
+    _sh(repo, "git", "commit", "-q", "-m", "300 images")
+    for path in sorted((repo / "images" / "class0").iterdir())[:20]:
+        path.unlink()
+    _write_images(repo / "images" / "new", 50, seed=2)
+    _sh(repo, "git", "datavc", "status")
+    _sh(repo, "git", "datavc", "add", "images")
+    _sh(repo, "git", "commit", "-q", "-am", "images: 20 removed, 50 added")
+    _sh(repo, "git", "datavc", "diff", "HEAD~1", "HEAD")
+    print(f"images/ now has {_count_files(repo / 'images')} files")
+    _sh(repo, "git", "checkout", "-q", "HEAD~1")
+    print(f"after checking out the previous commit, the post-checkout hook put back "
+          f"{_count_files(repo / 'images')} files")
+    _sh(repo, "git", "checkout", "-q", "main")
+
+    _step("6. The cache holds every version once; verify re-hashes it")
     _sh(repo, "git", "datavc", "verify")
     print("\nDone. Try it on your own repository: git datavc init && git datavc track '*.bin'")
     sys.stdout.flush()

@@ -10,7 +10,8 @@ from ..changes import diff
 from ..workspace import Workspace
 
 
-def run(rev1: str | None, rev2: str | None, as_json: bool = False) -> int:
+def run(rev1: str | None, rev2: str | None, as_json: bool = False,
+        everything: bool = False) -> int:
     ws = Workspace.open()
     try:
         changes = diff(ws, rev1, rev2)
@@ -22,8 +23,7 @@ def run(rev1: str | None, rev2: str | None, as_json: bool = False) -> int:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
         for kind in ("added", "modified", "deleted"):
-            for path in result[kind]:
-                print(f"{kind + ':':<10} {path}")
+            output.print_paths(kind, result[kind], everything=everything)
         if not any(result.values()):
             print("no data changes")
     for path in missing:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 
-from .. import git, pointer
+from .. import git, output, pointer
 from ..changes import metafile_status
 from ..workspace import Workspace
 
@@ -66,7 +66,7 @@ def _holds_pointer(path: os.PathLike[str], blob: bytes) -> bool:
         return False
 
 
-def run(as_json: bool = False) -> int:
+def run(as_json: bool = False, everything: bool = False) -> int:
     ws = Workspace.open()
     try:
         report = collect(ws)
@@ -79,10 +79,7 @@ def run(as_json: bool = False) -> int:
         print("datavc: everything is up to date")
         return 0
     for kind in KINDS:
-        if report[kind]:
-            print(f"{TITLES[kind]}:")
-            for path in report[kind]:
-                print(f"    {path}")
+        output.print_paths(TITLES[kind], report[kind], everything=everything)
     if report["not_in_cache"]:
         print("(objects missing from the cache: fetch them from a remote, or re-add the files)")
     return 0
