@@ -13,11 +13,11 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from . import config, git, metafile
 from .cache import Cache
-from .errors import UnsafePath
+from .errors import DatavcError, UnsafePath
 from .hashing import hash_file
 from .links import Linker
 from .metafile import Entry, Out
@@ -181,6 +181,26 @@ def metafiles_in(repo: git.Repo, paths: list[str] | None = None) -> list[Path]:
     out = repo.git("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *spec)
     found = sorted({p for p in out.decode().split("\0") if p.endswith(metafile.SUFFIX)})
     return [repo.root / p for p in found if (repo.root / p).is_file()]
+
+
+def targets_to_metafiles(ws: Workspace, targets: Sequence[str]) -> list[Path]:
+    """Metafiles named directly, or by their data path, or all below a directory."""
+    if not targets:
+        return metafiles_in(ws.repo)
+    found: list[Path] = []
+    for target in targets:
+        path = Path(os.path.abspath(target))
+        if path.name.endswith(metafile.SUFFIX) and path.is_file():
+            found.append(path)
+        elif path.with_name(path.name + metafile.SUFFIX).is_file():
+            found.append(path.with_name(path.name + metafile.SUFFIX))
+        elif path.is_dir():
+            rel = path.relative_to(ws.repo.root).as_posix()
+            found += metafiles_in(ws.repo, [f"{rel}/*{metafile.SUFFIX}" if rel != "." else
+                                            f"*{metafile.SUFFIX}"])
+        else:
+            raise DatavcError(f"{target}: no metafile tracks it")
+    return list(dict.fromkeys(found))
 
 
 def load_metafile(ws: Workspace, path: Path) -> list[Out]:

@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Sequence
 
-from .. import metafile, output
+from .. import output
 from ..checkout import Report, checkout
 from ..errors import DatavcError
-from ..workspace import Workspace, metafiles_in
-
-
-def targets_to_metafiles(ws: Workspace, targets: Sequence[str]) -> list[Path]:
-    """Metafiles named directly, or by their data path, or all below a directory."""
-    if not targets:
-        return metafiles_in(ws.repo)
-    found: list[Path] = []
-    for target in targets:
-        path = Path(os.path.abspath(target))
-        if path.name.endswith(metafile.SUFFIX) and path.is_file():
-            found.append(path)
-        elif path.with_name(path.name + metafile.SUFFIX).is_file():
-            found.append(path.with_name(path.name + metafile.SUFFIX))
-        elif path.is_dir():
-            rel = path.relative_to(ws.repo.root).as_posix()
-            found += metafiles_in(ws.repo, [f"{rel}/*{metafile.SUFFIX}" if rel != "." else
-                                            f"*{metafile.SUFFIX}"])
-        else:
-            raise DatavcError(f"{target}: no metafile tracks it")
-    return list(dict.fromkeys(found))
+from ..workspace import Workspace, targets_to_metafiles
 
 
 def print_report(report: Report) -> None:

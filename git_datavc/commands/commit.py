@@ -7,9 +7,8 @@ from typing import Sequence
 
 from .. import output
 from ..add import snapshot_out
-from ..commands.checkout import targets_to_metafiles
 from ..errors import DatavcError
-from ..workspace import Workspace, load_metafile
+from ..workspace import Workspace, load_metafile, targets_to_metafiles
 
 
 def run(targets: Sequence[str]) -> int:
