@@ -85,22 +85,10 @@ def data_at(ws: Workspace, rev: str | None, changes: Changes) -> dict[str, str]:
     return files
 
 
-def _tree_blobs(ws: Workspace, rev: str) -> list[tuple[str, int, str]]:
-    """(sha, size, path) of every blob in rev's tree: one `git ls-tree` for both kinds."""
-    out = ws.repo.git("ls-tree", "-r", "-l", "-z", "--full-tree", rev)
-    blobs = []
-    for record in filter(None, out.decode().split("\0")):
-        meta, path = record.split("\t", 1)
-        _, kind, sha, size = meta.split()
-        if kind == "blob":
-            blobs.append((sha, int(size), path))
-    return blobs
-
-
 def _metafiles_at(ws: Workspace, rev: str | None) -> dict[str, list[metafile.Out]]:
     if rev is None:
         return {ws.relpath(m): load_metafile(ws, m) for m in metafiles_in(ws.repo)}
-    wanted = [(sha, path) for sha, _, path in _tree_blobs(ws, rev)
+    wanted = [(sha, path) for sha, _, path in git.tree_blobs(ws.repo, rev)
               if path.endswith(metafile.SUFFIX)]
     blobs = git.read_blobs(ws.repo, [sha for sha, _ in wanted])
     return {path: metafile.load(Path(f"{rev}:{path}"), blobs[sha]) for sha, path in wanted}
@@ -112,7 +100,7 @@ def _pointers_at(ws: Workspace, rev: str | None) -> dict[str, str]:
         entries = [(sha, path) for _, sha, path in git.index_entries(ws.repo, [FILTERED])]
         dirty = set(ws.repo.git("diff", "--name-only", "-z", "--", FILTERED).decode().split("\0"))
     else:
-        entries = [(sha, path) for sha, size, path in _tree_blobs(ws, rev)
+        entries = [(sha, path) for sha, size, path in git.tree_blobs(ws.repo, rev)
                    if size <= pointer.MAX_SIZE]
         dirty = set()
     blobs = git.read_blobs(ws.repo, sorted({sha for sha, _ in entries}))

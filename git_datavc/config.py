@@ -21,6 +21,8 @@ DEFAULTS = {
 # Environment overrides for the simple keys: DATAVC_CORE_THRESHOLD=1M sets core.threshold.
 ENV_KEYS = ("core.remote", "core.autotrack", "core.threshold",
             "cache.dir", "cache.type", "cache.protected")
+# Credentials are read from config.local (or the environment), never from the committed file.
+SECRET_KEYS = ("accesskeyid", "secretaccesskey")
 _SUFFIXES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
@@ -64,6 +66,13 @@ class Settings:
         return path if path.is_absolute() else self.root / path
 
 
+def _refuse_committed_secrets(values: Mapping[str, str]) -> None:
+    for key in values:
+        if key.startswith("remote.") and key.rsplit(".", 1)[-1] in SECRET_KEYS:
+            raise DatavcError(f".datavc/config holds the credential {key}: it is committed with "
+                              "the repository", "move it to .datavc/config.local")
+
+
 def normalise_key(key: str) -> str:
     """git-config key case: section and name fold to lower case, a subsection keeps its own."""
     section, _, rest = key.partition(".")
@@ -92,7 +101,10 @@ def load(root: Path, overrides: Mapping[str, str] | None = None) -> Settings:
     for name in ("config", "config.local"):
         path = root / ".datavc" / name
         if path.is_file():
-            values.update(git.config_file(path))
+            found = git.config_file(path)
+            if name == "config":
+                _refuse_committed_secrets(found)
+            values.update(found)
     for key in ENV_KEYS:
         env = os.environ.get("DATAVC_" + key.replace(".", "_").upper())
         if env is not None:

@@ -104,6 +104,32 @@ def blob_sizes(repo: Repo, shas: Sequence[str]) -> dict[str, int]:
     return sizes
 
 
+def blob_info(repo: Repo, shas: Sequence[str]) -> dict[str, int | None]:
+    """Size of each blob (None for another object type or a missing object)."""
+    if not shas:
+        return {}
+    out = repo.git("cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+                   input="".join(s + "\n" for s in shas).encode())
+    info: dict[str, int | None] = {}
+    for line in out.decode().splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            info[parts[0]] = int(parts[2]) if parts[1] == "blob" else None
+    return info
+
+
+def tree_blobs(repo: Repo, rev: str) -> list[tuple[str, int, str]]:
+    """(sha, size, path) of every blob in rev's tree, in one `git ls-tree`."""
+    out = repo.git("ls-tree", "-r", "-l", "-z", "--full-tree", rev)
+    blobs = []
+    for record in filter(None, out.decode("utf-8", "surrogateescape").split("\0")):
+        meta, path = record.split("\t", 1)
+        _, kind, sha, size = meta.split()
+        if kind == "blob":
+            blobs.append((sha, int(size), path))
+    return blobs
+
+
 def read_blobs(repo: Repo, shas: Sequence[str]) -> dict[str, bytes]:
     """Contents of small blobs (pointers), in one `git cat-file --batch`."""
     if not shas:

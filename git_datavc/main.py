@@ -80,6 +80,30 @@ def _parser() -> argparse.ArgumentParser:
     q = psub.add_parser("diff", help="params of REV (default HEAD) against the workspace")
     q.add_argument("rev", nargs="?", metavar="REV")
     q.add_argument("--json", action="store_true")
+    p = add("remote", "manage remotes in .datavc/config")
+    rsub = p.add_subparsers(dest="action", metavar="ACTION")
+    rsub.required = True
+    q = rsub.add_parser("add", help="add a remote: a local path, file://, s3://bucket/prefix, "
+                                    "ssh://[user@]host[:port]/path")
+    q.add_argument("name")
+    q.add_argument("url")
+    q.add_argument("-d", "--default", action="store_true", help="make it the default remote")
+    q.add_argument("--local", action="store_true", help="in .datavc/config.local")
+    q.add_argument("-f", "--force", action="store_true", help="replace an existing remote")
+    q = rsub.add_parser("remove", help="remove a remote")
+    q.add_argument("name")
+    q.add_argument("--local", action="store_true")
+    rsub.add_parser("list", help="list remotes")
+    q = rsub.add_parser("default", help="show or set the default remote")
+    q.add_argument("name", nargs="?")
+    q.add_argument("--local", action="store_true")
+    q.add_argument("--unset", action="store_true")
+    q = rsub.add_parser("modify", help="set a remote's option (credentials need --local)")
+    q.add_argument("name")
+    q.add_argument("key")
+    q.add_argument("value", nargs="?")
+    q.add_argument("--local", action="store_true")
+    q.add_argument("--unset", action="store_true")
     p = add("status", "what differs between workspace, pointers and cache")
     p.add_argument("--json", action="store_true")
     p.add_argument("-a", "--all", dest="everything", action="store_true", help="list every path")
@@ -146,6 +170,18 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
     if c == "params":
         from .commands import params
         return lambda: params.run_diff(args.rev, args.json)
+    if c == "remote":
+        from .commands import remote
+        a = args.action
+        if a == "add":
+            return lambda: remote.add(args.name, args.url, args.default, args.local, args.force)
+        if a == "remove":
+            return lambda: remote.remove(args.name, args.local)
+        if a == "list":
+            return remote.list_remotes
+        if a == "default":
+            return lambda: remote.set_default(args.name, args.local, args.unset)
+        return lambda: remote.modify(args.name, args.key, args.value, args.local, args.unset)
     if c == "status":
         from .commands import status
         return lambda: status.run(args.json, args.everything)
