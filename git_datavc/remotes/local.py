@@ -1,0 +1,202 @@
+"""A remote in a local directory (or a mounted share): `ROOT/files/blake3/ab/cdef…`.
+
+Uploads go to `ROOT/tmp/` (same filesystem, outside `files/`, so a listing never sees a
+partial object), are made read-only, and are renamed into place. Like the cache, small
+objects become durable in batches: one syncfs for many files, then the renames, then one
+more syncfs; an fsync per 4 KiB file would cost more than copying it. Big ones are fsynced
+alone and renamed at once.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import tempfile
+import threading
+from pathlib import Path
+from typing import Collection, Iterable, Iterator
+
+from ..errors import ObjectMissing, RemoteError
+from . import OBJECTS, missing_by_prefix, object_key, valid_oid
+
+BATCH_BELOW = 8 << 20
+BATCH_FILES = 5000
+BATCH_BYTES = 256 << 20
+STAT_BELOW = 64          # fewer objects than this: stat each instead of listing prefixes
+COPY_CHUNK = 8 << 20
+READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+
+
+class LocalRemote:
+    def __init__(self, name: str, url: str, root: Path, jobs: int) -> None:
+        self.name, self.url, self.root, self.jobs = name, url, Path(root), jobs
+        self._objects = self.root / OBJECTS
+        self._tmp = self.root / "tmp"
+        self._made: set[str] = set()
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, str]] = []   # (temp path, final path), not yet renamed
+        self._pending_bytes = 0
+
+    def _path(self, oid: str) -> str:
+        return f"{self.root}/{object_key(oid)}"
+
+    def missing(self, oids: Collection[str]) -> set[str]:
+        if len(oids) < STAT_BELOW:
+            return {oid for oid in oids if not os.path.isfile(self._path(oid))}
+        return missing_by_prefix(oids, self._list_prefix, self.jobs)
+
+    def _list_prefix(self, prefix: str) -> list[str]:
+        try:
+            return os.listdir(self._objects / prefix)
+        except FileNotFoundError:
+            return []
+        except OSError as e:
+            raise self._error("cannot list", e) from None
+
+    def upload(self, oid: str, src: Path) -> None:
+        try:
+            self._ensure_dir(str(self._tmp))
+            fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix=oid[:16] + "-")
+        except OSError as e:
+            raise self._error("cannot write to", e) from None
+        try:
+            size = _copy_into(fd, src)
+            os.fchmod(fd, READ_ONLY)
+            if size >= BATCH_BELOW:
+                os.fsync(fd)
+        except BaseException as e:
+            os.close(fd)
+            _unlink_quietly(tmp)
+            if isinstance(e, OSError) and e.filename == str(src):
+                raise   # the local file, not the remote: let the caller report it
+            raise self._error("cannot write to", e) if isinstance(e, OSError) else e
+        os.close(fd)
+        final = self._path(oid)
+        if size >= BATCH_BELOW:
+            self._rename(tmp, final)
+            return
+        with self._lock:
+            self._pending.append((tmp, final))
+            self._pending_bytes += size
+            full = len(self._pending) >= BATCH_FILES or self._pending_bytes >= BATCH_BYTES
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending, self._pending_bytes = self._pending, [], 0
+        if not pending:
+            return
+        try:
+            _sync_filesystem(self._tmp)
+            for tmp, final in pending:
+                self._rename(tmp, final)
+            _sync_filesystem(self._objects)
+        except BaseException:
+            for tmp, _ in pending:
+                _unlink_quietly(tmp)
+            raise
+
+    def _rename(self, tmp: str, final: str) -> None:
+        try:
+            self._ensure_dir(os.path.dirname(final))
+            os.rename(tmp, final)
+        except OSError as e:
+            raise self._error("cannot write to", e) from None
+
+    def download(self, oid: str, dst: Path) -> None:
+        try:
+            src = os.open(self._path(oid), os.O_RDONLY)
+        except FileNotFoundError:
+            raise ObjectMissing(f"object {oid} is not on remote {self.name!r}") from None
+        except OSError as e:
+            raise self._error("cannot read from", e) from None
+        try:
+            with open(dst, "wb", buffering=0) as out:
+                _copy_fd(src, out.fileno())
+        finally:
+            os.close(src)
+
+    def delete(self, oids: Iterable[str]) -> None:
+        for oid in oids:
+            try:
+                os.unlink(self._path(oid))
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                raise self._error("cannot delete from", e) from None
+
+    def iter_oids(self) -> Iterator[str]:
+        try:
+            prefixes = sorted(os.listdir(self._objects))
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise self._error("cannot list", e) from None
+        for prefix in prefixes:
+            if len(prefix) == 2:
+                yield from (prefix + name for name in sorted(self._list_prefix(prefix))
+                            if valid_oid(prefix + name))
+
+    def close(self) -> None:
+        self.flush()
+
+    def _ensure_dir(self, path: str) -> None:
+        if path not in self._made:
+            os.makedirs(path, exist_ok=True)
+            self._made.add(path)
+
+    def _error(self, doing: str, e: OSError) -> RemoteError:
+        reason = os.strerror(e.errno) if e.errno else str(e)
+        hint = "free some space on it" if e.errno == errno.ENOSPC else ""
+        return RemoteError(f"{doing} remote {self.name!r} ({self.root}): {reason}", hint)
+
+
+def _copy_into(fd: int, src: Path) -> int:
+    with open(src, "rb", buffering=0) as f:
+        return _copy_fd(f.fileno(), fd)
+
+
+def _copy_fd(src: int, dst: int) -> int:
+    """Copy all of `src` to `dst`: copy_file_range (reflinks where the filesystem can), else
+    plain reads and writes. Memory stays at one chunk."""
+    total = 0
+    try:
+        while n := os.copy_file_range(src, dst, COPY_CHUNK):
+            total += n
+        return total
+    except (AttributeError, OSError) as e:
+        if isinstance(e, OSError) and e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL,
+                                                      errno.EOPNOTSUPP, errno.EBADF):
+            raise
+    while chunk := os.read(src, COPY_CHUNK):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dst, view):]
+        total += len(chunk)
+    return total
+
+
+def _sync_filesystem(path: Path) -> None:
+    """syncfs(2) on the filesystem holding `path` (Linux); os.sync() elsewhere."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if libc.syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    except (OSError, AttributeError):
+        pass
+    os.sync()
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

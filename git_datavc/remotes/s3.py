@@ -1,0 +1,223 @@
+"""S3 and S3-compatible stores (MinIO, Ceph, moto) through boto3.
+
+boto3 because it is the reference client: it reads the standard AWS environment, shared
+config and profiles, signs for every S3-compatible server, retries throttling, and its
+transfer manager does parallel multipart uploads and ranged downloads for big files.
+
+Keys: `PREFIX/files/blake3/ab/cdef…`. A PUT (or a completed multipart upload) is atomic, so
+readers never see a partial object; a killed multipart upload leaves only invisible parts,
+which a bucket lifecycle rule (AbortIncompleteMultipartUpload) cleans up.
+
+Credentials, in boto3's order: `remote.NAME.accesskeyid`/`secretaccesskey` (config.local),
+else `remote.NAME.profile`, else the AWS environment, shared files and instance roles.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Collection, Iterable, Iterator
+
+from ..errors import ObjectMissing, RemoteError
+from . import OBJECTS, RemoteURL, group_by_prefix, object_key, valid_oid
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+MULTIPART_FROM = 64 << 20       # below: one PUT / GET; above: the transfer manager
+PART_SIZE = 32 << 20
+PART_THREADS = 8
+READ_CHUNK = 1 << 20
+PER_PREFIX_BELOW = 16           # fewer 2-hex prefixes than this: list each; else by 1st digit
+DELETE_BATCH = 1000             # DeleteObjects takes at most 1000 keys
+
+_ACCESS_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+                 "InvalidToken", "ExpiredToken", "AllAccessDisabled", "403"}
+_RETRY_CODES = {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout",
+                "500", "502", "503", "504"}
+
+
+class S3Remote:
+    def __init__(self, name: str, url: str, parsed: RemoteURL, settings: Settings,
+                 jobs: int) -> None:
+        self.name, self.url, self.jobs = name, url, jobs
+        self.bucket = parsed.host
+        self.prefix = f"{parsed.path}/" if parsed.path else ""
+        self.endpoint = settings.get(f"remote.{name}.endpointurl") or None
+        self.client = self._connect(settings)
+        self._transfer_config: Any = None
+        self._config_lock = threading.Lock()
+
+    def _connect(self, settings: Settings) -> Any:
+        import boto3
+        import botocore.config
+        import botocore.exceptions
+
+        opt = lambda key: settings.get(f"remote.{self.name}.{key}") or None  # noqa: E731
+        try:
+            session = boto3.session.Session(
+                aws_access_key_id=opt("accesskeyid"), aws_secret_access_key=opt("secretaccesskey"),
+                region_name=opt("region"), profile_name=opt("profile"))
+            config = botocore.config.Config(
+                max_pool_connections=max(10, self.jobs + PART_THREADS),
+                retries={"mode": "standard", "max_attempts": 3},
+                connect_timeout=10, read_timeout=60,
+                s3={"addressing_style": "path"} if self.endpoint else None)
+            return session.client("s3", endpoint_url=self.endpoint, config=config)
+        except botocore.exceptions.ProfileNotFound:
+            raise RemoteError(f"remote {self.name!r}: AWS profile {opt('profile')!r} not found",
+                              "fix remote.NAME.profile or ~/.aws/config") from None
+        except (botocore.exceptions.BotoCoreError, ValueError) as e:
+            raise RemoteError(f"remote {self.name!r}: {e}") from None
+
+    def _key(self, oid: str) -> str:
+        return self.prefix + object_key(oid)
+
+    # -- listing ----------------------------------------------------------------------------
+
+    def missing(self, oids: Collection[str]) -> set[str]:
+        """One listing per 2-hex prefix for a few objects; for many, one listing per first hex
+        digit (at most 16, in parallel), so 50,000 objects cost about 50 requests."""
+        groups = group_by_prefix(oids)
+        if len(groups) < PER_PREFIX_BELOW:
+            prefixes = [f"{p}/" for p in groups]
+        else:
+            prefixes = sorted({p[0] for p in groups})
+        with ThreadPoolExecutor(max_workers=max(1, min(self.jobs, len(prefixes)))) as pool:
+            present = set().union(*pool.map(self._list, prefixes))
+        return set(oids) - present
+
+    def _list(self, sub: str) -> set[str]:
+        """Object ids under `files/blake3/<sub>`."""
+        start = len(self.prefix) + len(OBJECTS) + 1
+        found: set[str] = set()
+        with self._errors("list"):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=f"{self.prefix}{OBJECTS}/{sub}")
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    oid = item["Key"][start:].replace("/", "", 1)
+                    if valid_oid(oid):
+                        found.add(oid)
+        return found
+
+    def iter_oids(self) -> Iterator[str]:
+        for digit in "0123456789abcdef":
+            yield from sorted(self._list(digit))
+
+    # -- objects ----------------------------------------------------------------------------
+
+    def upload(self, oid: str, src: Path) -> None:
+        with open(src, "rb") as f:
+            size = f.seek(0, 2)
+            f.seek(0)
+            with self._errors(f"upload {oid} to"):
+                if size < MULTIPART_FROM:
+                    self.client.put_object(Bucket=self.bucket, Key=self._key(oid), Body=f)
+                else:
+                    self.client.upload_fileobj(f, self.bucket, self._key(oid),
+                                               Config=self._config())
+
+    def download(self, oid: str, dst: Path) -> None:
+        with self._errors(f"download {oid} from", oid):
+            head = self.client.get_object(Bucket=self.bucket, Key=self._key(oid))
+            body = head["Body"]
+            if head.get("ContentLength", 0) >= MULTIPART_FROM:
+                body.close()    # big: parallel ranged GETs instead of one stream
+                self.client.download_file(self.bucket, self._key(oid), str(dst),
+                                          Config=self._config())
+                return
+        with body, open(dst, "wb") as out:  # errors writing here are the caller's disk
+            while True:
+                with self._errors(f"download {oid} from", oid):
+                    chunk = body.read(READ_CHUNK)
+                if not chunk:
+                    break
+                out.write(chunk)
+
+    def delete(self, oids: Iterable[str]) -> None:
+        keys = [{"Key": self._key(oid)} for oid in oids]
+        for i in range(0, len(keys), DELETE_BATCH):
+            with self._errors("delete from"):
+                reply = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": keys[i:i + DELETE_BATCH], "Quiet": True})
+            if reply.get("Errors"):
+                first = reply["Errors"][0]
+                raise RemoteError(f"cannot delete {first.get('Key')} from remote {self.name!r}: "
+                                  f"{first.get('Message') or first.get('Code')}")
+
+    def flush(self) -> None:
+        pass    # a PUT is durable and visible when it returns
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _config(self) -> Any:
+        with self._config_lock:
+            if self._transfer_config is None:
+                from boto3.s3.transfer import TransferConfig
+
+                self._transfer_config = TransferConfig(
+                    multipart_threshold=MULTIPART_FROM, multipart_chunksize=PART_SIZE,
+                    max_concurrency=PART_THREADS, io_chunksize=READ_CHUNK)
+            return self._transfer_config
+
+    def _errors(self, doing: str, oid: str = "") -> "_ErrorMap":
+        return _ErrorMap(self, doing, oid)
+
+
+class _ErrorMap:
+    """Turn botocore's exceptions into one-line RemoteErrors with a hint."""
+
+    def __init__(self, remote: S3Remote, doing: str, oid: str) -> None:
+        self.remote, self.doing, self.oid = remote, doing, oid
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc is None or isinstance(exc, (RemoteError, ObjectMissing)):
+            return
+        mapped = map_error(self.remote, self.doing, exc, self.oid)
+        if mapped is not None:
+            raise mapped from None
+
+
+def map_error(remote: S3Remote, doing: str, exc: BaseException,
+              oid: str = "") -> RemoteError | ObjectMissing | None:
+    import botocore.exceptions as bx
+    from boto3.exceptions import S3TransferFailedError, S3UploadFailedError
+
+    where = f"s3://{remote.bucket}/{remote.prefix}".rstrip("/")
+    at = f" at {remote.endpoint}" if remote.endpoint else ""
+    if isinstance(exc, (S3UploadFailedError, S3TransferFailedError)) and exc.__context__:
+        inner = map_error(remote, doing, exc.__context__, oid)
+        if inner is not None:
+            return inner
+    if isinstance(exc, bx.ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        if code == "NoSuchBucket":
+            return RemoteError(f"bucket {remote.bucket!r} does not exist{at}",
+                               f"create it, or fix remote.{remote.name}.url")
+        if code in ("NoSuchKey", "404", "NotFound") and oid:
+            return ObjectMissing(f"object {oid} is not on remote {remote.name!r}")
+        if code in _ACCESS_CODES:
+            return RemoteError(f"access denied to {where}{at} ({code})",
+                               f"check the credentials: remote.{remote.name}.accesskeyid/"
+                               "secretaccesskey in config.local, a profile or AWS_* variables")
+        message = err.get("Message") or code
+        return RemoteError(f"cannot {doing} {where}: {message}", retriable=code in _RETRY_CODES)
+    if isinstance(exc, bx.NoCredentialsError):
+        return RemoteError(f"no AWS credentials for remote {remote.name!r}",
+                           f"set remote.{remote.name}.accesskeyid and secretaccesskey with "
+                           "--local, a profile, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+    if isinstance(exc, (bx.EndpointConnectionError, bx.ConnectionError,
+                        bx.ConnectionClosedError, bx.ReadTimeoutError)):
+        target = remote.endpoint or "the S3 endpoint"
+        return RemoteError(f"cannot reach {target} for remote {remote.name!r}",
+                           "check the network and remote.NAME.endpointurl", retriable=True)
+    if isinstance(exc, (bx.BotoCoreError, S3UploadFailedError, S3TransferFailedError)):
+        return RemoteError(f"cannot {doing} {where}: {exc}".splitlines()[0], retriable=True)
+    return None
