@@ -94,6 +94,17 @@ class Cache:
             size = os.fstat(f.fileno()).st_size
             return w.add_chunks(_read_chunks(f), size)
 
+    def publish_verified(self, tmp_path: str, oid: str) -> None:
+        """Move a file under `self.tmp` whose bytes the caller checked against `oid` (a fetched
+        object) into place: durable, read-only, then renamed."""
+        fd = os.open(tmp_path, os.O_RDONLY)
+        try:
+            os.fchmod(fd, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._publish(tmp_path, oid)
+
     def _ensure_dir(self, path: Path | str) -> None:
         key = str(path)
         if key not in self._made_dirs:
