@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -19,7 +19,7 @@ from .cache import Writer
 
 PARALLEL_FROM = 2000  # files; below this, starting worker processes costs more than it saves
 BATCH = 500
-_job: tuple[Workspace, list[tuple[str, str, os.stat_result]]] | None = None
+_job: tuple[Workspace, list[tuple[str, str, os.stat_result]], bool] | None = None
 from .errors import DatavcError
 from .hashing import hash_file
 from .links import NOT_SUPPORTED, READ_ONLY
@@ -30,7 +30,7 @@ from .workspace import Workspace, check_inside, walk_files
 @dataclass
 class _Snapshot:
     entries: list[Entry] = field(default_factory=list)
-    relink: list[tuple[str, str]] = field(default_factory=list)   # (abspath, oid)
+    relink: list[tuple[str, str, bool]] = field(default_factory=list)  # (abspath, oid, isexec)
     remember: list[tuple[str, str]] = field(default_factory=list)  # (abspath, oid)
     skipped_links: int = 0
 
@@ -98,6 +98,16 @@ def add(ws: Workspace, targets: Sequence[str]) -> list[Path]:
 
 def snapshot_out(ws: Workspace, path: Path, mfile: Path) -> Path:
     """Cache `path` (file or directory), relink it, write `mfile` and .gitignore."""
+    out = snapshot(ws, path)
+    metafile.write(mfile, [replace(out, path=path.name)])
+    ignore_out(ws, path)
+    return mfile
+
+
+def snapshot(ws: Workspace, path: Path, link: bool = True) -> Out:
+    """Cache `path` (file or directory) and return its out (repository-relative path).
+    With `link` the workspace files are relinked to the cache and the out recorded;
+    without, they are left as they are (outs with `cache: false`)."""
     snap = _Snapshot()
     # One sync at the end for all small objects: syncing in batches stalls file creation.
     with ws.cache.writer(auto_flush=False) as writer:
@@ -108,31 +118,31 @@ def snapshot_out(ws: Workspace, path: Path, mfile: Path) -> Path:
                      for rel, abspath, st in walk_files(path, skipped)]
             snap.skipped_links = len(skipped)
             # Hashing, linking and copying are system calls that release the GIL.
-            for item, (oid, action) in zip(files, _add_files(ws, writer, files)):
+            for item, (oid, action) in zip(files, _add_files(ws, writer, files, link)):
                 _collect(snap, item, oid, action)
             data = metafile.encode_manifest(snap.entries)
             out_oid = writer.add_chunks([data], len(data), suffix=".dir")[0]
         else:
             st = os.stat(path)
-            _collect(snap, ("", str(path), st), *_add_file(ws, writer, str(path), st))
+            _collect(snap, ("", str(path), st), *_add_file(ws, writer, str(path), st, link))
     # Objects are durable now: only from here on may workspace files be replaced.
-    for abspath, oid in snap.relink:
-        ws.linker.place(ws.cache.path_str(oid), abspath)
+    for abspath, oid, isexec in snap.relink:
+        ws.linker.place(ws.cache.path_str(oid), abspath, isexec)
         snap.remember.append((abspath, oid))
     ws.remember_many(snap.remember)
     ws.state.commit()
+    rel = ws.relpath(path)
     if path.is_dir():
-        out = Out(path.name, out_oid, sum(e.size for e in snap.entries), len(snap.entries))
+        out = Out(rel, out_oid, sum(e.size for e in snap.entries), len(snap.entries))
     else:
-        out = Out(path.name, snap.entries[0].oid, snap.entries[0].size)
-    metafile.write(mfile, [out])
-    ignore_out(ws, path)
-    records = ws.records()
-    records[ws.relpath(path)] = out.oid
-    ws.save_records(records)
+        out = Out(rel, snap.entries[0].oid, snap.entries[0].size)
+    if link:
+        records = ws.records()
+        records[rel] = out.oid
+        ws.save_records(records)
     if snap.skipped_links:
-        output.warn(f"{ws.relpath(path)}: {snap.skipped_links} symlinks not followed, not tracked")
-    return mfile
+        output.warn(f"{rel}: {snap.skipped_links} symlinks not followed, not tracked")
+    return out
 
 
 def _checked_rel(ws: Workspace, top: Path, rel: str) -> str:
@@ -145,24 +155,25 @@ def _checked_rel(ws: Workspace, top: Path, rel: str) -> str:
 def _collect(snap: _Snapshot, item: tuple[str, str, os.stat_result], oid: str,
              action: str) -> None:
     rel, abspath, st = item
-    snap.entries.append(Entry(rel, oid, st.st_size, bool(st.st_mode & stat.S_IXUSR)))
+    isexec = bool(st.st_mode & stat.S_IXUSR)
+    snap.entries.append(Entry(rel, oid, st.st_size, isexec))
     if action == "relink":
-        snap.relink.append((abspath, oid))
+        snap.relink.append((abspath, oid, isexec))
     elif action == "remember":
         snap.remember.append((abspath, oid))
 
 
-def _add_files(ws: Workspace, writer: Writer, files: list[tuple[str, str, os.stat_result]]
-               ) -> list[tuple[str, str]]:
+def _add_files(ws: Workspace, writer: Writer, files: list[tuple[str, str, os.stat_result]],
+               link: bool = True) -> list[tuple[str, str]]:
     """(oid, action) for each file. Many files are spread over forked worker processes:
     per-file work is system calls plus hashing, and threads would serialise on the GIL."""
     workers = os.cpu_count() or 1
     if len(files) < PARALLEL_FROM or workers < 2 or not hasattr(os, "fork"):
-        return [_add_file(ws, writer, f[1], f[2]) for f in files]
+        return [_add_file(ws, writer, f[1], f[2], link) for f in files]
     import multiprocessing
 
     global _job
-    _job = (ws, files)  # inherited by the forked workers; only batch bounds are pickled
+    _job = (ws, files, link)  # inherited by the forked workers; only batch bounds are pickled
     try:
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(workers) as pool:
@@ -178,18 +189,20 @@ def _add_files(ws: Workspace, writer: Writer, files: list[tuple[str, str, os.sta
 
 def _add_batch(start: int) -> tuple[list[tuple[str, str]], dict[str, str]]:
     assert _job is not None
-    ws, files = _job
+    ws, files, link = _job
     writer = ws.cache.writer(auto_flush=False)
-    return [_add_file(ws, writer, f[1], f[2]) for f in files[start:start + BATCH]], writer.pending
+    return ([_add_file(ws, writer, f[1], f[2], link) for f in files[start:start + BATCH]],
+            writer.pending)
 
 
-def _add_file(ws: Workspace, writer: Writer, abspath: str,
-              st: os.stat_result) -> tuple[str, str]:
-    """Store one file; returns (oid, what the workspace file needs: relink, remember, "")."""
+def _add_file(ws: Workspace, writer: Writer, abspath: str, st: os.stat_result,
+              link: bool = True) -> tuple[str, str]:
+    """Store one file; returns (oid, what the workspace file needs: relink, remember, "").
+    Without `link` the file itself is never touched."""
     oid = ws.known_oid(st)
     if oid is not None and writer.has(oid):
         return oid, ""
-    if ws.linker.types[0] == "hardlink":
+    if link and ws.linker.types[0] == "hardlink":
         linked = _store_by_hardlink(ws, writer, abspath, st)
         if linked:
             oid, is_linked = linked
@@ -198,7 +211,7 @@ def _add_file(ws: Workspace, writer: Writer, abspath: str,
         oid, size = writer.add_chunks(iter(lambda: f.read(1 << 20), b""), st.st_size)
     if size != st.st_size:
         raise DatavcError(f"{abspath} changed while it was being added; add it again")
-    return oid, "relink" if ws.linker.links else "remember"
+    return oid, "relink" if link and ws.linker.links else "remember"
 
 
 def _store_by_hardlink(ws: Workspace, writer: Writer, abspath: str,

@@ -32,20 +32,25 @@ class Report:
 
 def checkout(ws: Workspace, mfiles: Iterable[Path], force: bool = False,
              relink: bool = False) -> Report:
+    return checkout_outs(ws, ((ws.out_abspath(mfile, out), out) for mfile in mfiles
+                              for out in load_metafile(ws, mfile)), force, relink)
+
+
+def checkout_outs(ws: Workspace, outs: Iterable[tuple[Path, Out]], force: bool = False,
+                  relink: bool = False) -> Report:
+    """Place each out at its absolute path (metafile outs, or stage outs of the lock)."""
     report = Report()
     records = ws.records()
     try:
-        for mfile in mfiles:
-            for out in load_metafile(ws, mfile):
-                path = ws.out_abspath(mfile, out)
-                rel = ws.relpath(path)
-                previous = None if (force or relink) else records.get(rel)
-                before = (len(report.missing), len(report.kept))
-                _checkout_out(ws, path, rel, out, previous, force, relink, report)
-                if (len(report.missing), len(report.kept)) == before:
-                    records[rel] = out.oid
-                else:
-                    records.pop(rel, None)  # next time compare every file
+        for path, out in outs:
+            rel = ws.relpath(path)
+            previous = None if (force or relink) else records.get(rel)
+            before = (len(report.missing), len(report.kept))
+            _checkout_out(ws, path, rel, out, previous, force, relink, report)
+            if (len(report.missing), len(report.kept)) == before:
+                records[rel] = out.oid
+            else:
+                records.pop(rel, None)  # next time compare every file
     finally:
         ws.state.commit()
         ws.save_records(records)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from .errors import GitError
+from .errors import DatavcError, GitError
 
 
 def run(args: Sequence[str], cwd: str | os.PathLike[str] | None = None,
@@ -195,3 +195,13 @@ def config_set(scope_args: Sequence[str], key: str, value: str,
 def config_unset_section(scope_args: Sequence[str], section: str,
                          cwd: str | os.PathLike[str] | None = None) -> None:
     run(["config", *scope_args, "--remove-section", section], cwd=cwd, check=False)
+
+
+def run_command(command: str, cwd: str | os.PathLike[str], env: dict[str, str]) -> int:
+    """Run a pipeline stage's shell command with its output going straight to ours; returns
+    its exit status. The one process git-datavc starts that is not git: it lives here so
+    that every process start stays in this module."""
+    try:
+        return subprocess.run(command, shell=True, cwd=cwd, env=env).returncode
+    except OSError as e:
+        raise DatavcError(f"cannot run {command!r}: {e.strerror}") from None
