@@ -17,6 +17,7 @@ import sys
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
+    from ..checkout import Report
     from ..git import Repo
     from ..workspace import Workspace
 
@@ -68,6 +69,9 @@ def _range(repo: Repo, name: str, args: list[str]) -> tuple[str, str, bool]:
     return "ORIG_HEAD", "HEAD", False  # post-merge
 
 
+LOCK = "datavc.lock"  # pipeline.LOCK, spelled out here: importing pipeline costs yaml
+
+
 def sync_workspace(repo: Repo, old: str, new: str, everything: bool) -> int:
     from .. import metafile
 
@@ -75,7 +79,7 @@ def sync_workspace(repo: Repo, old: str, new: str, everything: bool) -> int:
                                                   check=False).strip():
         old = EMPTY_TREE
     changed = repo.git("diff", "--name-status", "-z", "--no-renames", old, new, "--",
-                       "*" + metafile.SUFFIX, check=False).split(b"\0")
+                       "*" + metafile.SUFFIX, ":(top)" + LOCK, check=False).split(b"\0")
     pairs = [(changed[i].decode(), changed[i + 1].decode()) for i in range(0, len(changed) - 1, 2)]
     if not pairs and not everything:
         return 0
@@ -83,6 +87,8 @@ def sync_workspace(repo: Repo, old: str, new: str, everything: bool) -> int:
     from ..commands.checkout import print_report
     from ..workspace import Workspace, metafiles_in
 
+    lock_changed = everything or any(p == LOCK for _, p in pairs)
+    pairs = [(s, p) for s, p in pairs if p != LOCK]
     ws = Workspace.open(repo)
     try:
         if everything:
@@ -91,10 +97,36 @@ def sync_workspace(repo: Repo, old: str, new: str, everything: bool) -> int:
             mfiles = [repo.root / p for s, p in pairs if s != "D" and (repo.root / p).is_file()]
         report = checkout(ws, mfiles)
         _remove_deleted_outs(ws, old, [p for s, p in pairs if s == "D"])
+        if lock_changed:
+            print_report(_sync_stage_outs(ws, old))
     finally:
         ws.close()
     print_report(report)
     return 0
+
+
+def _sync_stage_outs(ws: Workspace, old: str) -> Report:
+    """Place the cached outs of the work tree's datavc.lock; outs only the old commit's
+    lock had are removed (when their bytes are cached), as git removes files."""
+    from .. import git, lockfile
+    from ..checkout import Report, checkout_outs, remove_path
+
+    new_outs = {o.path: o for s in lockfile.read(ws.repo.root / LOCK).values()
+                for o in s.cached_outs()}
+    old_outs: dict[str, object] = {}
+    blob = ws.repo.git("rev-parse", "-q", "--verify", f"{old}:{LOCK}", check=False).decode().strip()
+    if blob and old != EMPTY_TREE:
+        text = git.read_blobs(ws.repo, [blob])[blob]
+        old_outs = {o.path: o for s in lockfile.parse(text, f"{old[:12]}:{LOCK}").values()
+                    for o in s.cached_outs()}
+    report = checkout_outs(ws, [(ws.repo.root / p, o) for p, o in new_outs.items()])
+    records = ws.records()
+    for path in old_outs:
+        if path not in new_outs:
+            remove_path(ws, ws.repo.root / path, path, False, report)
+            records.pop(path, None)
+    ws.save_records(records)
+    return report
 
 
 def _remove_deleted_outs(ws: Workspace, old: str, deleted: list[str]) -> None:

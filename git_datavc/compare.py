@@ -1,0 +1,93 @@
+"""Metrics and params of the workspace or of a commit, flattened to dotted keys, and
+their differences (what `metrics show|diff` and `params diff` print).
+
+A file at a commit is read from git when git tracks it, else through that commit's
+`datavc.lock` from the cache (metrics outs with `cache: true`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import git, lockfile, params
+from .errors import DatavcError
+from .pipeline import LOCK, Pipeline
+from .workspace import Workspace
+
+
+def metrics_files(pipe: Pipeline) -> list[str]:
+    found = [o.path for s in pipe.stages.values() for o in s.outs if o.kind == "metrics"]
+    return list(dict.fromkeys(found + list(pipe.metrics)))
+
+
+def params_files(pipe: Pipeline) -> list[str]:
+    found = [file for s in pipe.stages.values() for file, _ in s.params]
+    return list(dict.fromkeys([params.DEFAULT] + found + list(pipe.params_files)))
+
+
+def check_rev(ws: Workspace, rev: str) -> str:
+    sha = ws.repo.git("rev-parse", "-q", "--verify", rev + "^{commit}", check=False)
+    if not sha.strip():
+        raise DatavcError(f"unknown revision {rev!r}")
+    return sha.decode().strip()
+
+
+def read_at(ws: Workspace, rev: str | None, path: str) -> bytes | None:
+    """The bytes of repo-relative `path` in the workspace (rev None) or at `rev`."""
+    if rev is None:
+        try:
+            return (ws.repo.root / path).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+    blob = _blob(ws, rev, path)
+    if blob is not None:
+        return blob
+    lock_text = _blob(ws, rev, LOCK)
+    if lock_text is None:
+        return None
+    for stage in lockfile.parse(lock_text, f"{rev}:{LOCK}").values():
+        for out in stage.outs:
+            if out.path == path and not out.is_dir and ws.cache.has(out.oid):
+                with ws.cache.open(out.oid) as f:
+                    return f.read()
+    return None
+
+
+def _blob(ws: Workspace, rev: str, path: str) -> bytes | None:
+    out = ws.repo.git("rev-parse", "-q", "--verify", f"{rev}:{path}", check=False)
+    sha = out.decode().strip()
+    return git.read_blobs(ws.repo, [sha]).get(sha) if sha else None
+
+
+def load_at(ws: Workspace, rev: str | None, files: list[str]) -> dict[str, dict[str, Any]]:
+    """{file: {dotted key: value}} of the files that exist there."""
+    found = {}
+    for file in files:
+        data = read_at(ws, rev, file)
+        if data is not None:
+            where = f"{rev}:{file}" if rev else file
+            found[file] = params.flatten(params.parse(data, Path(file).suffix.lower(), where))
+    return found
+
+
+def diff(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]
+         ) -> dict[str, dict[str, dict[str, Any]]]:
+    """{file: {key: {old, new[, diff]}}} of the values that differ (DVC's --json shape)."""
+    changes: dict[str, dict[str, dict[str, Any]]] = {}
+    for file in list(dict.fromkeys(list(old) + list(new))):
+        before, after = old.get(file, {}), new.get(file, {})
+        for key in list(dict.fromkeys(list(before) + list(after))):
+            a, b = before.get(key), after.get(key)
+            if a == b and type(a) is type(b):
+                continue
+            entry: dict[str, Any] = {"old": a, "new": b}
+            if isinstance(a, (int, float)) and isinstance(b, (int, float)) \
+                    and _number(a) and _number(b):
+                entry["diff"] = b - a
+            changes.setdefault(file, {})[key] = entry
+    return changes
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,0 +1,441 @@
+"""`repro`: bring the stages' outs up to date, running only what must run (DESIGN.md §6).
+
+A stage runs when it never ran, or its cmd, a dep's hash, a tracked param or its declared
+outs changed (or it is `always_changed`). Before running, the run-cache is asked whether
+this exact (cmd, deps, params) ran before; if so its outs are restored instead. An out that
+is missing or replaced by other cached bytes is restored from the lock. An out whose bytes
+differ from the lock and are in no cache was edited by hand: repro stops and names it,
+unless `force`. Frozen stages never run and their lock entries are never rewritten.
+
+All bookkeeping (hashing, cache, lock) happens in the calling thread; with `jobs` > 1 only
+the stage commands run in worker threads, so independent stages overlap.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import git, lockfile, output, params, runcache
+from .add import ignore_out, snapshot
+from .checkout import Report, checkout_outs, remove_path
+from .errors import DatavcError
+from .hashing import hash_bytes
+from .links import Linker, unprotect
+from .lockfile import StageLock
+from .metafile import Entry, Out, encode_manifest
+from .pipeline import LOCK, Pipeline, Stage, producers_of
+from .workspace import Workspace, walk_files
+
+
+@dataclass
+class Result:
+    ran: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)     # outs put back from the lock
+    run_cache: list[str] = field(default_factory=list)    # outs put back from the run-cache
+    unchanged: list[str] = field(default_factory=list)
+    frozen: list[str] = field(default_factory=list)
+    would_run: list[str] = field(default_factory=list)    # --dry
+
+
+@dataclass
+class _Current:
+    out: Out
+    entries: list[Entry]
+
+
+@dataclass
+class _Run:
+    ws: Workspace
+    pipe: Pipeline
+    locks: dict[str, StageLock]
+    force: bool
+    dry: bool
+    result: Result = field(default_factory=Result)
+    memo: dict[str, _Current | None] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.ws.repo.root
+
+
+def select(pipe: Pipeline, targets: Sequence[str], single: bool, downstream: bool) -> list[str]:
+    """The stages a `repro` command means, in graph order."""
+    names: set[str] = set()
+    for target in targets:
+        names.update(pipe.select(target))
+    if not targets:
+        names = set(pipe.stages)
+    elif downstream:
+        names = pipe.descendants(names)
+    elif not single:
+        names = pipe.ancestors(names)
+    return pipe.order(names)
+
+
+def reproduce(ws: Workspace, pipe: Pipeline, names: list[str], force: bool = False,
+              dry: bool = False, jobs: int = 1) -> Result:
+    run = _Run(ws, pipe, lockfile.read(ws.repo.root / LOCK), force, dry)
+    ws.preload_state()
+    _check_deps_exist(run, names)
+    if not force:
+        _check_hand_edits(run, names)
+    try:
+        _schedule(run, names, max(1, jobs))
+    finally:
+        ws.state.commit()
+        if not dry:
+            _drop_removed_stages(run)
+    return run.result
+
+
+# --- what the workspace holds ---------------------------------------------------------
+
+def _current(run: _Run, path: str) -> _Current | None:
+    """The file or directory at repo-relative `path` as an out; None when missing."""
+    if path in run.memo:
+        return run.memo[path]
+    full = str(run.root / path)
+    try:
+        st = os.stat(full)
+    except (FileNotFoundError, NotADirectoryError):
+        run.memo[path] = None
+        return None
+    if os.path.isdir(full):
+        entries = [Entry(rel, run.ws.file_oid(p, s), s.st_size, bool(s.st_mode & 0o100))
+                   for rel, p, s in walk_files(full)]
+        oid = hash_bytes(encode_manifest(entries)) + ".dir"
+        current = _Current(Out(path, oid, sum(e.size for e in entries), len(entries)), entries)
+    else:
+        oid = run.ws.file_oid(full, st)
+        current = _Current(Out(path, oid, st.st_size), [Entry("", oid, st.st_size)])
+    run.memo[path] = current
+    return current
+
+
+def _forget(run: _Run, paths: Sequence[str]) -> None:
+    for key in list(run.memo):
+        if any(key == p or key.startswith(p + "/") or p.startswith(key + "/") for p in paths):
+            del run.memo[key]
+
+
+def _in_cache(run: _Run, out: Out) -> bool:
+    """Are all of an out's bytes in the cache (so it can be placed)?"""
+    entries = run.ws.entries_of(out)
+    return entries is not None and all(run.ws.cache.has(e.oid) for e in entries)
+
+
+def _edited_files(run: _Run, locked: Out, current: _Current) -> list[str]:
+    """Files of an out that differ from the lock and whose bytes are in no cache."""
+    known = {(e.relpath, e.oid) for e in (run.ws.entries_of(locked) or [])}
+    return [f"{locked.path}/{e.relpath}" if e.relpath else locked.path
+            for e in current.entries
+            if (e.relpath, e.oid) not in known and not run.ws.cache.has(e.oid)]
+
+
+# --- checks before anything runs ------------------------------------------------------
+
+def _check_deps_exist(run: _Run, names: list[str]) -> None:
+    for name in names:
+        for dep in run.pipe.stages[name].deps:
+            if not os.path.lexists(run.root / dep) and not producers_of(run.pipe, dep):
+                raise DatavcError(f"stage {name!r}: dep {dep!r} does not exist and no stage "
+                                  "makes it")
+
+
+def _check_hand_edits(run: _Run, names: list[str]) -> None:
+    edited: list[str] = []
+    for name in names:
+        stage, lock = run.pipe.stages[name], run.locks.get(name)
+        if stage.frozen or lock is None:
+            continue
+        locked = {o.path: o for o in lock.outs}
+        for spec in stage.outs:
+            current = _current(run, spec.path) if spec.path in locked else None
+            if current and not spec.persist and current.out.oid != locked[spec.path].oid:
+                edited += [f"{path} (stage {name!r})"
+                           for path in _edited_files(run, locked[spec.path], current)]
+    if edited:
+        more = f" and {len(edited) - 1} more" if len(edited) > 1 else ""
+        raise DatavcError(f"{edited[0]}{more} changed since the stage made it, and is in no "
+                          "cache: repro would overwrite it",
+                          "`git datavc repro --force` discards the change; or move the file away")
+
+
+# --- deciding one stage ---------------------------------------------------------------
+
+def _params_of(run: _Run, stage: Stage) -> dict[str, dict[str, Any]]:
+    values: dict[str, dict[str, Any]] = {}
+    for file, keys in stage.params:
+        data = params.load(run.root / file, file)
+        if keys is None:
+            values[file] = dict(data)
+            continue
+        values[file] = {}
+        for key in keys:
+            value = params.lookup(data, key)
+            if value is params.MISSING:
+                raise DatavcError(f"stage {stage.name!r}: param {key!r} is not in {file}")
+            values[file][key] = value
+    return values
+
+
+def _deps_of(run: _Run, stage: Stage) -> list[Out]:
+    deps = []
+    for dep in stage.deps:
+        current = _current(run, dep)
+        if current is None:
+            makers = producers_of(run.pipe, dep)
+            raise DatavcError(f"stage {stage.name!r}: dep {dep!r} is missing" +
+                              (f" (stage {makers[0]!r} did not make it)" if makers else ""))
+        deps.append(current.out)
+    return deps
+
+
+def _why_run(run: _Run, stage: Stage, deps: list[Out], values: dict[str, Any]) -> str | None:
+    lock = run.locks.get(stage.name)
+    if run.force:
+        return "forced"
+    if lock is None:
+        return "never ran"
+    if stage.always_changed:
+        return "always changed"
+    if lock.cmds != stage.cmds:
+        return "cmd changed"
+    locked_deps = {d.path: d.oid for d in lock.deps}
+    for dep in deps:
+        if locked_deps.get(dep.path) != dep.oid:
+            return f"dep {dep.path} changed"
+    if set(locked_deps) != {d.path for d in deps}:
+        return "deps changed"
+    if lock.params != values:
+        return "params changed"
+    if {o.path for o in lock.outs} != {o.path for o in stage.outs} or \
+            lock.uncached != {o.path for o in stage.outs if not o.cache}:
+        return "outs changed"
+    return None
+
+
+def _to_restore(run: _Run, stage: Stage) -> tuple[list[Out], str | None]:
+    """Outs of an unchanged stage that differ from the lock, or why it must run anyway."""
+    lock = run.locks[stage.name]
+    locked = {o.path: o for o in lock.outs}
+    restore = []
+    for spec in stage.outs:
+        out, current = locked[spec.path], _current(run, spec.path)
+        if current is not None and current.out.oid == out.oid:
+            continue
+        if spec.persist and current is not None:
+            return [], f"out {spec.path} changed"
+        if not _in_cache(run, out):
+            return [], f"out {spec.path} {'missing' if current is None else 'changed'}"
+        restore.append(out)
+    return restore, None
+
+
+# --- doing it -------------------------------------------------------------------------
+
+def _schedule(run: _Run, names: list[str], jobs: int) -> None:
+    selected = set(names)
+    pending = list(names)
+    done: set[str] = set()
+    must_run: set[str] = set()     # --dry: stages that would run
+    running: dict[Future[tuple[int, str]], tuple[str, dict[str, Any]]] = {}
+    failure: DatavcError | None = None
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        while pending or running:
+            progressed = False
+            for name in list(pending):
+                if failure or len(running) >= jobs:
+                    break
+                ups = [u for u in run.pipe.upstream[name] if u in selected]
+                if not all(u in done for u in ups):
+                    continue
+                pending.remove(name)
+                progressed = True
+                try:
+                    job = _start(run, name, any(u in must_run for u in ups))
+                except DatavcError as e:
+                    failure = e
+                    break
+                if job is None:
+                    done.add(name)
+                elif job == "dry":
+                    must_run.add(name)
+                    done.add(name)
+                elif isinstance(job, dict):
+                    running[pool.submit(_run_cmds, run, run.pipe.stages[name])] = (name, job)
+                break  # look again from the top: a finished stage may free earlier ones
+            if failure and not running:
+                break
+            if progressed:
+                continue
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                name, job = running.pop(fut)
+                try:
+                    _finish(run, name, job, fut.result())
+                    done.add(name)
+                except DatavcError as e:
+                    failure = failure or e
+    if failure:
+        raise failure
+
+
+def _start(run: _Run, name: str, upstream_runs: bool) -> dict[str, Any] | str | None:
+    """Decide one stage and do what needs no command; returns the job to run, "dry" when
+    it would run, or None when it is done."""
+    stage = run.pipe.stages[name]
+    if stage.frozen:
+        _restore_frozen(run, stage)
+        return None
+    if run.dry and upstream_runs:
+        _say_would(run, name, "upstream changed")
+        return "dry"
+    deps, values = _deps_of(run, stage), _params_of(run, stage)
+    reason = _why_run(run, stage, deps, values)
+    if reason is None:
+        restore, reason = _to_restore(run, stage)
+        if reason is None:
+            if restore:
+                _restore(run, stage, restore, from_run_cache=False)
+            else:
+                run.result.unchanged.append(name)
+                output.info(f"Stage {name!r} didn't change, skipping")
+            return None
+    if run.dry:
+        _say_would(run, name, reason)
+        return "dry"
+    run_key = _run_key(stage, deps, values)
+    cached = runcache.get(run.ws.cache.root, run_key) if run_key and not run.force else None
+    if cached is not None and all(_in_cache(run, o) for o in cached):
+        _restore(run, stage, cached, from_run_cache=True)
+        _record(run, stage, deps, values, cached)
+        return None
+    _clear_outs(run, stage)
+    output.info(f"Running stage {name!r} ({reason}):")
+    return {"deps": deps, "params": values, "key": run_key}
+
+
+def _say_would(run: _Run, name: str, reason: str) -> None:
+    run.result.would_run.append(name)
+    output.info(f"Would run stage {name!r} ({reason})")
+
+
+def _run_key(stage: Stage, deps: list[Out], values: dict[str, Any]) -> str | None:
+    """The run-cache key, or None when the run-cache does not apply (as in DVC: no outs,
+    persistent outs, or a stage that always changes)."""
+    if not stage.outs or stage.always_changed or any(o.persist for o in stage.outs):
+        return None
+    return runcache.key(stage.cmds, stage.wdir, deps, values,
+                        [(o.path, o.cache) for o in stage.outs])
+
+
+def _restore_frozen(run: _Run, stage: Stage) -> None:
+    run.result.frozen.append(stage.name)
+    lock = run.locks.get(stage.name)
+    if lock is None:
+        output.warn(f"stage {stage.name!r} is frozen and never ran: skipped")
+        return
+    missing = [o for o in lock.outs if _current(run, o.path) is None and _in_cache(run, o)]
+    if missing and not run.dry:
+        _place(run, missing, lock.uncached)
+
+
+def _restore(run: _Run, stage: Stage, outs: list[Out], from_run_cache: bool) -> None:
+    if not run.dry:
+        _place(run, outs, frozenset(o.path for o in stage.outs if not o.cache))
+    (run.result.run_cache if from_run_cache else run.result.restored).append(stage.name)
+    where = "the run-cache" if from_run_cache else "the cache"
+    output.info(f"Stage {stage.name!r}: outs restored from {where}")
+
+
+def _place(run: _Run, outs: list[Out], uncached: frozenset[str] = frozenset()) -> None:
+    """Put outs back from the cache; outs with `cache: false` as plain copies, since
+    they are usually committed to git and edited like any file."""
+    records = run.ws.records()
+    for out in outs:  # compare every file again: the workspace no longer matches the record
+        records.pop(out.path, None)
+    run.ws.save_records(records)
+    copies = replace(run.ws, linker=Linker(("copy",)))
+    report = checkout_outs(run.ws, [(run.root / o.path, o) for o in outs
+                                    if o.path not in uncached], force=run.force)
+    more = checkout_outs(copies, [(run.root / o.path, o) for o in outs if o.path in uncached],
+                         force=run.force)
+    _forget(run, [o.path for o in outs])
+    problems = report.missing + report.kept + more.missing + more.kept
+    if problems:
+        raise DatavcError(f"could not restore {problems[0]}")
+
+
+def _clear_outs(run: _Run, stage: Stage) -> None:
+    """Remove outs before the command runs (their bytes are cached, or `force` said so);
+    persistent outs stay, as writable copies."""
+    for spec in stage.outs:
+        path = run.root / spec.path
+        if spec.persist:
+            files = [p for _, p, _ in walk_files(path)] if path.is_dir() else \
+                [str(path)] if path.is_file() else []
+            for file in files:
+                unprotect(file)
+            continue
+        report = Report()
+        if not remove_path(run.ws, path, spec.path, run.force, report):
+            raise DatavcError(f"{report.kept[0]} (stage {stage.name!r}) is in no cache: "
+                              "repro would overwrite it", "`--force` discards it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    _forget(run, [o.path for o in stage.outs])
+
+
+def _run_cmds(run: _Run, stage: Stage) -> tuple[int, str]:
+    """Runs in a worker thread: the stage's commands, one after the other."""
+    env = {**os.environ, "DATAVC_ROOT": str(run.root), "DATAVC_STAGE": stage.name}
+    cwd = run.root / stage.wdir
+    for cmd in stage.cmds:
+        output.info(f"> {cmd}")
+        code = git.run_command(cmd, cwd, env)
+        if code != 0:
+            return code, cmd
+    return 0, ""
+
+
+def _finish(run: _Run, name: str, job: dict[str, Any], outcome: tuple[int, str]) -> None:
+    stage = run.pipe.stages[name]
+    code, cmd = outcome
+    if code != 0:
+        raise DatavcError(f"stage {name!r} failed: `{cmd}` exited with {code}")
+    missing = [o.path for o in stage.outs if not os.path.lexists(run.root / o.path)]
+    if missing:
+        raise DatavcError(f"stage {name!r} did not make its out {missing[0]!r}")
+    outs = [snapshot(run.ws, run.root / spec.path, link=spec.cache) for spec in stage.outs]
+    _forget(run, [o.path for o in stage.outs])
+    if job["key"]:
+        runcache.put(run.ws.cache.root, job["key"], outs)
+    _record(run, stage, job["deps"], job["params"], outs)
+    run.result.ran.append(name)
+
+
+def _record(run: _Run, stage: Stage, deps: list[Out], values: dict[str, Any],
+            outs: list[Out]) -> None:
+    """Write the stage's lock entry, keeping the lock in pipeline order."""
+    run.locks[stage.name] = StageLock(stage.cmds, tuple(deps), values, tuple(outs),
+                                      frozenset(o.path for o in stage.outs if not o.cache))
+    for spec in stage.outs:
+        if spec.cache:
+            ignore_out(run.ws, run.root / spec.path)
+    _write_lock(run)
+
+
+def _write_lock(run: _Run) -> None:
+    ordered = {n: run.locks[n] for n in run.pipe.stages if n in run.locks}
+    lockfile.write(run.root / LOCK, ordered)
+
+
+def _drop_removed_stages(run: _Run) -> None:
+    if any(name not in run.pipe.stages for name in run.locks):
+        _write_lock(run)
