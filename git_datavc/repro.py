@@ -342,9 +342,18 @@ def _restore_frozen(run: _Run, stage: Stage) -> None:
     if lock is None:
         output.warn(f"stage {stage.name!r} is frozen and never ran: skipped")
         return
-    missing = [o for o in lock.outs if _current(run, o.path) is None and _in_cache(run, o)]
-    if missing and not run.dry:
-        _place(run, missing, lock.uncached)
+    restore = []
+    for out in lock.outs:  # put back what is missing or replaced by other cached bytes
+        current = _current(run, out.path)
+        if current is not None and current.out.oid == out.oid:
+            continue
+        edited = _edited_files(run, out, current) if current else []
+        if edited:
+            output.warn(f"{edited[0]}: out of the frozen stage {stage.name!r} was changed")
+        elif _in_cache(run, out):
+            restore.append(out)
+    if restore and not run.dry:
+        _place(run, restore, lock.uncached)
 
 
 def _restore(run: _Run, stage: Stage, outs: list[Out], from_run_cache: bool) -> None:
