@@ -75,7 +75,7 @@ class SSHRemote:
     def _sftp(self) -> Any:
         """This thread's SFTP channel, on the shared connection (made or remade on demand)."""
         with self._lock:
-            if self._client is None or not self._client.get_transport().is_active():
+            if not self.connected():
                 self._close_client()
                 self._client = self._connect()
                 self._generation += 1
@@ -107,6 +107,11 @@ class SSHRemote:
             client.connect(self.host, self.port, self.user, key_filename=self.keyfiles,
                            timeout=15, banner_timeout=15, auth_timeout=15)
         return client
+
+    def connected(self) -> bool:
+        with self._lock:
+            transport = self._client.get_transport() if self._client is not None else None
+            return transport is not None and transport.is_active()
 
     def _reset(self) -> None:
         """Drop a broken connection; the next call reconnects."""
@@ -251,6 +256,7 @@ def map_error(remote: SSHRemote, doing: str, exc: BaseException,
         return RemoteError(f"cannot {doing} remote {remote.name!r} ({where}{remote.root}): "
                            "permission denied")
     if isinstance(exc, (paramiko.SSHException, EOFError, ConnectionError, socket.timeout)) or \
+            (isinstance(exc, OSError) and not remote.connected()) or \
             (isinstance(exc, OSError) and exc.errno in (errno.ECONNREFUSED, errno.ECONNRESET,
                                                         errno.EPIPE, errno.ETIMEDOUT,
                                                         errno.EHOSTUNREACH, errno.ENETUNREACH)) \
