@@ -24,7 +24,7 @@ from .errors import DatavcError
 from .hashing import hash_file
 from .links import NOT_SUPPORTED, READ_ONLY
 from .metafile import Entry, Out
-from .workspace import Workspace, check_inside, walk_files
+from .workspace import Workspace, check_inside
 
 
 @dataclass
@@ -115,7 +115,7 @@ def snapshot(ws: Workspace, path: Path, link: bool = True) -> Out:
             ws.preload_state()
             skipped: list[str] = []
             files = [(_checked_rel(ws, path, rel), abspath, st)
-                     for rel, abspath, st in walk_files(path, skipped)]
+                     for rel, abspath, st in ws.walk(path, skipped)]
             snap.skipped_links = len(skipped)
             # Hashing, linking and copying are system calls that release the GIL.
             for item, (oid, action) in zip(files, _add_files(ws, writer, files, link)):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import git, metafile, pointer
 from .errors import DatavcError
-from .workspace import Workspace, load_metafile, metafiles_in, walk_files
+from .workspace import Workspace, load_metafile, metafiles_in
 
 FILTERED = ":(attr:filter=datavc)"
 
@@ -52,7 +52,7 @@ def workspace_files(ws: Workspace, path: Path) -> dict[str, str]:
     if not path.is_dir():
         return {}
     ws.preload_state()
-    return {f"{rel}/{r}": ws.file_oid(p, st) for r, p, st in walk_files(path)}
+    return {f"{rel}/{r}": ws.file_oid(p, st) for r, p, st in ws.walk(path)}
 
 
 def metafile_status(ws: Workspace) -> Changes:

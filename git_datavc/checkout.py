@@ -31,20 +31,23 @@ class Report:
 
 
 def checkout(ws: Workspace, mfiles: Iterable[Path], force: bool = False,
-             relink: bool = False) -> Report:
+             relink: bool = False, trust_records: bool = False) -> Report:
     return checkout_outs(ws, ((ws.out_abspath(mfile, out), out) for mfile in mfiles
-                              for out in load_metafile(ws, mfile)), force, relink)
+                              for out in load_metafile(ws, mfile)), force, relink, trust_records)
 
 
 def checkout_outs(ws: Workspace, outs: Iterable[tuple[Path, Out]], force: bool = False,
-                  relink: bool = False) -> Report:
-    """Place each out at its absolute path (metafile outs, or stage outs of the lock)."""
+                  relink: bool = False, trust_records: bool = False) -> Report:
+    """Place each out at its absolute path (metafile outs, or stage outs of the lock).
+    With `trust_records` (the hooks, right after git moved HEAD) an out whose record says
+    what version was placed there is updated by diffing the two manifests, without looking
+    at unchanged files; otherwise every file is checked (from the stat cache)."""
     report = Report()
     records = ws.records()
     try:
         for path, out in outs:
             rel = ws.relpath(path)
-            previous = None if (force or relink) else records.get(rel)
+            previous = records.get(rel) if trust_records and not (force or relink) else None
             before = (len(report.missing), len(report.kept))
             _checkout_out(ws, path, rel, out, previous, force, relink, report)
             if (len(report.missing), len(report.kept)) == before:
@@ -79,7 +82,7 @@ def _checkout_out(ws: Workspace, path: Path, rel: str, out: Out, previous: str |
         to_place = [e for r, e in new.items() if old.get(r) != e]
         to_remove = [r for r in old if r not in new]
     else:
-        existing = {r: (p, st) for r, p, st in walk_files(path)} if path.is_dir() else {}
+        existing = {r: (p, st) for r, p, st in ws.walk(path)} if path.is_dir() else {}
         if len(existing) > 64:
             ws.preload_state()
         to_place = [e for r, e in new.items() if relink or r not in existing

@@ -98,7 +98,8 @@ def unprotect(path: str) -> bool:
     tmp = _temp_name(path)
     try:
         shutil.copyfile(path, tmp)
-        os.chmod(tmp, 0o755 if st.st_mode & stat.S_IXUSR else 0o644)
+        mode = os.stat(path).st_mode  # a symlink's own mode says nothing about its target
+        os.chmod(tmp, 0o755 if mode & stat.S_IXUSR else 0o644)
         os.replace(tmp, path)
     except BaseException:
         _unlink_quietly(tmp)

@@ -92,6 +92,11 @@ class Workspace:
 
     # --- paths ------------------------------------------------------------------------
 
+    def walk(self, top: str | os.PathLike[str], skipped: list[str] | None = None
+             ) -> Iterator[tuple[str, str, os.stat_result]]:
+        """walk_files, counting links into this cache as the files they stand for."""
+        return walk_files(top, skipped, self.cache._objects + os.sep)
+
     def relpath(self, path: Path) -> str:
         return path.relative_to(self.repo.root).as_posix()
 
@@ -154,11 +159,12 @@ def check_inside(root: Path, path: Path) -> None:
         raise UnsafePath(f"{rel.as_posix()} points into .git")
 
 
-def walk_files(top: str | os.PathLike[str], skipped: list[str] | None = None
-               ) -> Iterator[tuple[str, str, os.stat_result]]:
+def walk_files(top: str | os.PathLike[str], skipped: list[str] | None = None,
+               cache_links: str | None = None) -> Iterator[tuple[str, str, os.stat_result]]:
     """(relpath, abspath, stat) of the regular files below `top`. Symlinks are not
-    followed (a link could point outside the repository) but listed in `skipped`;
-    `.git` folders are skipped."""
+    followed (a link could point outside the repository) but listed in `skipped`, except
+    those into the cache's object folder `cache_links` (what the symlink cache type
+    placed): they are files, with the stat of the object. `.git` folders are skipped."""
     stack = [("", str(top))]
     while stack:
         prefix, folder = stack.pop()
@@ -171,8 +177,15 @@ def walk_files(top: str | os.PathLike[str], skipped: list[str] | None = None
                     stack.append((rel + "/", entry.path))
                 elif entry.is_file(follow_symlinks=False):
                     yield rel, entry.path, entry.stat(follow_symlinks=False)
-                elif skipped is not None and entry.is_symlink():
-                    skipped.append(rel)
+                elif entry.is_symlink():
+                    if cache_links and os.readlink(entry.path).startswith(cache_links):
+                        try:
+                            yield rel, entry.path, os.stat(entry.path)
+                            continue
+                        except OSError:
+                            pass  # a dangling link into the cache: the object is gone
+                    if skipped is not None:
+                        skipped.append(rel)
 
 
 def metafiles_in(repo: git.Repo, paths: list[str] | None = None) -> list[Path]:

@@ -64,7 +64,8 @@ def _range(repo: Repo, name: str, args: list[str]) -> tuple[str, str, bool]:
         kind = args[0] if args else env.get("PRE_COMMIT_REWRITE_COMMAND", "rebase")
         lines = sys.stdin.read().split("\n") if not sys.stdin.isatty() else []
         first = lines[0].split() if lines and lines[0] else []
-        old = first[0] if kind == "amend" and first else "ORIG_HEAD"
+        # An amend sets no ORIG_HEAD; under the pre-commit framework stdin is empty too.
+        old = (first[0] if first else "HEAD@{1}") if kind == "amend" else "ORIG_HEAD"
         return old, "HEAD", False
     return "ORIG_HEAD", "HEAD", False  # post-merge
 
@@ -95,7 +96,7 @@ def sync_workspace(repo: Repo, old: str, new: str, everything: bool) -> int:
             mfiles = metafiles_in(repo)
         else:
             mfiles = [repo.root / p for s, p in pairs if s != "D" and (repo.root / p).is_file()]
-        report = checkout(ws, mfiles)
+        report = checkout(ws, mfiles, trust_records=True)
         _remove_deleted_outs(ws, old, [p for s, p in pairs if s == "D"])
         if lock_changed:
             print_report(_sync_stage_outs(ws, old))
@@ -119,7 +120,8 @@ def _sync_stage_outs(ws: Workspace, old: str) -> Report:
         text = git.read_blobs(ws.repo, [blob])[blob]
         old_outs = {o.path: o for s in lockfile.parse(text, f"{old[:12]}:{LOCK}").values()
                     for o in s.cached_outs()}
-    report = checkout_outs(ws, [(ws.repo.root / p, o) for p, o in new_outs.items()])
+    report = checkout_outs(ws, [(ws.repo.root / p, o) for p, o in new_outs.items()],
+                           trust_records=True)
     records = ws.records()
     for path in old_outs:
         if path not in new_outs:

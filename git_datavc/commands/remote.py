@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from .. import config, git, output
 from ..errors import DatavcError, UsageError

@@ -8,14 +8,15 @@ from typing import Sequence
 from .. import output
 from ..errors import DatavcError
 from ..links import unprotect
-from ..workspace import walk_files
+from ..workspace import Workspace
 
 
 def run(targets: Sequence[str]) -> int:
+    ws = Workspace.open()
     changed = 0
     for target in targets:
         if os.path.isdir(target) and not os.path.islink(target):
-            for _, abspath, _ in walk_files(target):  # type: ignore[arg-type]
+            for _, abspath, _ in ws.walk(target):
                 changed += unprotect(abspath)
         elif os.path.lexists(target):
             changed += unprotect(target)
