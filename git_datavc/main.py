@@ -104,8 +104,32 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("value", nargs="?")
     q.add_argument("--local", action="store_true")
     q.add_argument("--unset", action="store_true")
+    for name, help in (("push", "upload the objects the workspace (or scope) needs"),
+                       ("fetch", "download the objects the workspace (or scope) needs"),
+                       ("pull", "fetch, then check out")):
+        p = add(name, help)
+        p.add_argument("targets", nargs="*", metavar="TARGET")
+        p.add_argument("-r", "--remote", help="remote name (default: core.remote)")
+        p.add_argument("-j", "--jobs", type=int, default=0, help="parallel transfers")
+        p.add_argument("--all-branches", action="store_true", help="every branch tip too")
+        p.add_argument("--all-tags", action="store_true", help="every tag too")
+        p.add_argument("--all-commits", action="store_true", help="every commit too")
+        if name == "pull":
+            p.add_argument("-f", "--force", action="store_true",
+                           help="overwrite workspace files whose bytes are not cached")
+    p = add("gc", "delete cache objects nothing kept needs (default: any ref, reflog, "
+                  "stash, index or worktree)")
+    p.add_argument("-w", "--workspace", action="store_true", help="keep only the worktrees "
+                   "(with their indexes and HEADs) and the stashes, plus the scopes below")
+    p.add_argument("-a", "--all-branches", action="store_true", help="keep branch tips")
+    p.add_argument("-T", "--all-tags", action="store_true", help="keep tags")
+    p.add_argument("-c", "--cloud", action="store_true", help="also on the default remote")
+    p.add_argument("-f", "--force", action="store_true", help="do not ask (needed without a terminal)")
+    p.add_argument("--dry", action="store_true", help="list what would go, delete nothing")
     p = add("status", "what differs between workspace, pointers and cache")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--remote", metavar="NAME", nargs="?", const="", default=None,
+                   help="what is missing in the cache or on the remote (default remote)")
     p.add_argument("-a", "--all", dest="everything", action="store_true", help="list every path")
     p = add("verify", "re-hash the cache and report corrupt objects")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
@@ -182,6 +206,24 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
         if a == "default":
             return lambda: remote.set_default(args.name, args.local, args.unset)
         return lambda: remote.modify(args.name, args.key, args.value, args.local, args.unset)
+    if c in ("push", "fetch", "pull"):
+        from .commands import sync as sync_cmd
+        from .sync import Scope
+
+        scope = Scope(args.all_branches, args.all_tags, args.all_commits, args.targets)
+        if c == "push":
+            return lambda: sync_cmd.run_push(args.remote, scope, args.jobs)
+        if c == "fetch":
+            return lambda: sync_cmd.run_fetch(args.remote, scope, args.jobs)
+        return lambda: sync_cmd.run_pull(args.remote, scope, args.jobs, args.force)
+    if c == "gc":
+        from .commands import gc
+        from .gc import Keep
+        return lambda: gc.run(Keep(args.workspace, args.all_branches, args.all_tags),
+                              args.cloud, args.force, args.dry)
+    if c == "status" and args.remote is not None:
+        from .commands import sync as remote_status
+        return lambda: remote_status.run_status_remote(args.remote or None, args.json)
     if c == "status":
         from .commands import status
         return lambda: status.run(args.json, args.everything)

@@ -9,10 +9,11 @@ The process runs in the top of the work tree and ends when git closes its stdin.
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from typing import Iterator
 
-from .. import config, filters, output
+from .. import config, filters, output, pointer
 from ..cache import Cache
 from ..errors import DatavcError
 from ..filter_protocol import (PktReader, PktWriter, ProtocolError, Request, handshake,
@@ -43,16 +44,21 @@ class _Tracked:
 def run() -> int:
     reader = PktReader(open(0, "rb", buffering=0, closefd=False))
     writer = PktWriter(open(1, "wb", buffering=1 << 20, closefd=False))
-    handshake(reader, writer, ["clean", "smudge"])
     repo = find_repo()
     settings = config.load(repo.root)
     cache = Cache(config.cache_root(repo, settings))
+    remote = settings.get("core.remote")
+    # With a remote, missing objects are "delayed" and fetched in one batch (git asks
+    # for them again after list_available_blobs), so a clone does not fetch file by file.
+    handshake(reader, writer, ["clean", "smudge"] + (["delay"] if remote else []))
     state = State(repo.datavc_dir / "state.db", table="clean_hints")
     # Small objects become visible in batches (one sync for many). A batch is flushed when
     # git pauses between requests, as it does before running another git command whose
     # own filter may need these objects, and when it ends.
     with cache.writer(auto_flush=False) as cache_writer:
         ctx = filters.FilterContext(cache, cache_writer, state, repo.root)
+        if remote and not os.environ.get("DATAVC_SKIP_SMUDGE"):
+            ctx.fetch = _Fetcher(repo, settings, cache, remote)
         from ..filterlinks import link_mode
 
         if link_mode(repo, settings, cache.root) is not None:
@@ -80,8 +86,57 @@ def _idle(reader: PktReader, wait: float = IDLE_SECONDS) -> bool:
     return not select.select([0], [], [], wait)[0]
 
 
+class _Fetcher:
+    """Fetches missing objects from the default remote; after a failure it warns once and
+    stops trying, so a checkout without network does not wait on every file."""
+
+    def __init__(self, repo: object, settings: config.Settings, cache: Cache, name: str) -> None:
+        self.settings, self.cache, self.name = settings, cache, name
+        self.broken = False
+        self.delayed: dict[str, list[bytes]] = {}   # pathname -> its pointer, to smudge later
+        self.listed: set[str] = set()
+
+    def __call__(self, oids: list[str]) -> set[str]:
+        wanted = [o for o in oids if not self.cache.has(o)]
+        if wanted and not self.broken:
+            from .. import transfer
+            from ..errors import RemoteError
+            from ..remotes import open_remote
+
+            try:
+                remote = open_remote(self.name, self.settings)
+                try:
+                    result = transfer.fetch(self.cache, remote, wanted)
+                finally:
+                    remote.close()
+                if result.error:
+                    raise RemoteError(result.error)
+            except RemoteError as e:
+                self.broken = True
+                output.warn(f"could not fetch from remote {self.name!r}: {e.message}")
+        return {o for o in oids if self.cache.has(o)}
+
+    def available(self) -> list[str]:
+        """list_available_blobs: fetch everything delayed in one batch, then name it all."""
+        todo = [p for p in self.delayed if p not in self.listed]
+        oids = []
+        for path in todo:
+            ptr = pointer.parse(b"".join(self.delayed[path]))
+            if ptr is not None:
+                oids.append(ptr.oid)
+        if oids:
+            self(oids)
+        self.listed.update(todo)
+        return todo
+
+
 def _serve(ctx: filters.FilterContext, request: Request, reader: PktReader,
            writer: PktWriter) -> None:
+    if request.command == "list_available_blobs" and isinstance(ctx.fetch, _Fetcher):
+        writer.text_list(f"pathname={p}" for p in ctx.fetch.available())
+        send_status(writer, "success")
+        writer.send()
+        return
     if request.command not in ("clean", "smudge"):
         send_status(writer, "error")
         writer.send()
@@ -111,6 +166,16 @@ def _smudge(ctx: filters.FilterContext, request: Request, content: _Tracked,
             writer: PktWriter) -> None:
     # The pointer is tiny: read it whole before answering, so a failure can say status=error.
     pointer_chunks = list(content)
+    fetcher = ctx.fetch if isinstance(ctx.fetch, _Fetcher) else None
+    if fetcher and request.pathname in fetcher.delayed and not b"".join(pointer_chunks):
+        pointer_chunks = fetcher.delayed.pop(request.pathname)  # git asks again, empty
+    elif fetcher and request.headers.get("can-delay") == "1" and not fetcher.broken:
+        ptr = pointer.parse(b"".join(pointer_chunks))
+        if ptr is not None and ptr.size and not ctx.cache.has(ptr.oid):
+            fetcher.delayed[request.pathname] = pointer_chunks
+            send_status(writer, "delayed")
+            writer.send()
+            return
     out = filters.smudge(ctx, request.pathname, pointer_chunks)
     try:
         first = next(out, b"")

@@ -41,7 +41,7 @@ def run(name: str, args: Sequence[str]) -> int:
 
         return autotrack.pre_commit(repo, config.load(repo.root))
     if name == "pre-push":
-        return 0  # pushing data to a remote comes with remote support
+        return _pre_push(repo, list(args))
     old, new, everything = _range(repo, name, list(args))
     if os.path.exists(repo.git_dir / "datavc" / "smudged"):
         from ..filterlinks import sync
@@ -97,6 +97,8 @@ def sync_workspace(repo: Repo, old: str, new: str, everything: bool) -> int:
         else:
             mfiles = [repo.root / p for s, p in pairs if s != "D" and (repo.root / p).is_file()]
         report = checkout(ws, mfiles, trust_records=True)
+        if report.missing and _fetch_missing(ws, report.missing):
+            report = checkout(ws, mfiles, trust_records=True)
         _remove_deleted_outs(ws, old, [p for s, p in pairs if s == "D"])
         if lock_changed:
             print_report(_sync_stage_outs(ws, old))
@@ -155,3 +157,47 @@ def _remove_deleted_outs(ws: Workspace, old: str, deleted: list[str]) -> None:
             for kept in report.kept:
                 output.warn(f"{kept}: no longer tracked and not in the cache; left in place")
     ws.save_records(records)
+
+
+def _pre_push(repo: Repo, args: list[str]) -> int:
+    """Push the data the pushed commits need; a failure stops `git push`."""
+    if os.environ.get("DATAVC_SKIP_PUSH"):
+        return 0
+    lines = sys.stdin.read().splitlines() if not sys.stdin.isatty() else []
+    if not lines and os.environ.get("PRE_COMMIT_TO_REF"):  # the pre-commit framework
+        env = os.environ
+        lines = [f"{env.get('PRE_COMMIT_LOCAL_BRANCH', 'HEAD')} {env['PRE_COMMIT_TO_REF']} "
+                 f"{env.get('PRE_COMMIT_REMOTE_BRANCH', '')} {env.get('PRE_COMMIT_FROM_REF', '0' * 40)}"]
+    from .. import output
+    from ..errors import RemoteError
+    from ..sync import pre_push
+
+    git_remote = args[0] if args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "")
+    try:
+        message = pre_push(repo, git_remote if not git_remote.startswith(("/", ".")) else "",
+                           lines)
+    except RemoteError as e:
+        raise RemoteError(f"git push stopped: the data it needs was not pushed ({e.message})",
+                          "fix the data remote and run `git push` again; "
+                          "`DATAVC_SKIP_PUSH=1 git push` pushes without the data") from None
+    if message:
+        output.info(message)
+    return 0
+
+
+def _fetch_missing(ws: Workspace, missing: list[str]) -> bool:
+    """Fetch what checkout lacked from the default remote (a fresh clone); True if any."""
+    if not ws.settings.get("core.remote") or os.environ.get("DATAVC_SKIP_SMUDGE"):
+        return False
+    from .. import output, sync
+    from ..errors import RemoteError
+
+    try:
+        result = sync.fetch(ws.repo, None, sync.Scope(
+            targets=[str(ws.repo.root / rel) for rel in dict.fromkeys(missing)]))
+    except RemoteError as e:
+        output.warn(f"could not fetch the missing data: {e.message}")
+        return False
+    if result.failures:
+        output.warn(f"could not fetch {len(result.failures)} objects: {result.failures[0][1]}")
+    return result.transferred > 0

@@ -1,0 +1,58 @@
+"""`gc`: delete cache objects (with `--cloud`: remote objects) that nothing kept needs."""
+
+from __future__ import annotations
+
+import sys
+
+from .. import config, git, output
+from ..cache import Cache
+from ..errors import DatavcError
+from ..gc import Keep, collect, kept_objects
+
+
+def run(keep: Keep, cloud: bool, force: bool, dry: bool) -> int:
+    repo = git.find_repo()
+    settings = config.load(repo.root)
+    cache = Cache(config.cache_root(repo, settings))
+    kept = kept_objects(repo, cache, keep)
+    gone, freed = collect(cache, kept, dry)
+    verb = "would delete" if dry else "deleted"
+    if dry:
+        for oid in gone:
+            print(oid)
+    output.info(f"datavc: {verb} {len(gone)} cache objects ({output.human_size(freed)}); "
+                f"kept {len(kept.oids)}")
+    if cloud:
+        _gc_remote(repo, settings, kept, force, dry)
+    return 0
+
+
+def _gc_remote(repo: git.Repo, settings: config.Settings, kept: object, force: bool,
+               dry: bool) -> None:
+    from ..sync import remote_name
+    from ..remotes import open_remote
+
+    name = remote_name(settings, None)
+    remote = open_remote(name, settings)
+    try:
+        doomed = [oid for oid in remote.iter_oids() if oid not in kept.oids]  # type: ignore[attr-defined]
+        if dry:
+            for oid in doomed:
+                print(f"{name}: {oid}")
+            output.info(f"datavc: would delete {len(doomed)} objects from remote {name}")
+            return
+        if doomed and not force:
+            if not sys.stdin.isatty():
+                raise DatavcError(f"gc --cloud would delete {len(doomed)} objects from remote "
+                                  f"{name}; pass -f to confirm without a terminal")
+            answer = input(
+                f"Delete {len(doomed)} objects from remote {name!r}? A shared remote holds the "
+                "data of branches and clones this repository has never seen; they lose it "
+                "too. [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                output.info("datavc: nothing deleted from the remote")
+                return
+        remote.delete(doomed)
+        output.info(f"datavc: deleted {len(doomed)} objects from remote {name}")
+    finally:
+        remote.close()

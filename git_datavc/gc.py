@@ -1,0 +1,95 @@
+"""Garbage collection: delete cache (or remote) objects that nothing kept needs.
+
+Kept by default, like `git gc`: everything any ref, reflog entry, stash, index or worktree
+needs. `--workspace`, `--all-branches`, `--all-tags` narrow that to the union of the named
+scopes; the worktrees, their indexes and the stashes are always kept.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from . import git, needs
+from .cache import Cache
+
+TMP_GRACE = 3600  # seconds: a temp file this old belongs to no running command
+
+
+@dataclass(frozen=True)
+class Keep:
+    workspace: bool = False
+    all_branches: bool = False
+    all_tags: bool = False
+
+    @property
+    def narrowed(self) -> bool:
+        return self.workspace or self.all_branches or self.all_tags
+
+
+def kept_objects(repo: git.Repo, cache: Cache, keep: Keep) -> needs.Needed:
+    kept = needs.Needed()
+    if keep.narrowed:
+        revs = _stash_states(repo)
+        if keep.all_branches or keep.all_tags:
+            refs = (["refs/heads"] if keep.all_branches else []) + \
+                (["refs/tags"] if keep.all_tags else [])
+            revs += repo.git("for-each-ref", "--format=%(objectname)", *refs).decode().split()
+        _merge(kept, needs.for_revs(repo, sorted(set(revs))))
+    else:
+        _merge(kept, needs.for_rev_list(repo, ["--all", "--reflog", "--indexed-objects"]))
+    for root in needs.worktree_roots(repo):  # each worktree: files, index and HEAD
+        other = git.find_repo(root)
+        _merge(kept, needs.for_workspace(other))
+        if _has_head(other):
+            _merge(kept, needs.for_revs(other, ["HEAD"]))
+    needs.expand(cache, kept)
+    return kept
+
+
+def _merge(into: needs.Needed, more: needs.Needed) -> None:
+    for oid, path in more.oids.items():
+        into.add(oid, path)
+
+
+def _stash_states(repo: git.Repo) -> list[str]:
+    """Every stash entry's work-tree commit and its index commit (`^2`)."""
+    tip = repo.git("rev-parse", "-q", "--verify", "refs/stash", check=False).decode().split()
+    if not tip:
+        return []
+    out = repo.git("rev-list", "--walk-reflogs", "refs/stash", check=False).decode().split()
+    return [rev for sha in dict.fromkeys(tip + out) for rev in (sha, sha + "^2")]
+
+
+def _has_head(repo: git.Repo) -> bool:
+    return bool(repo.git("rev-parse", "-q", "--verify", "HEAD", check=False).strip())
+
+
+def collect(cache: Cache, kept: needs.Needed, dry: bool) -> tuple[list[str], int]:
+    """Delete (or with `dry` only list) unneeded cache objects; returns (oids, bytes)."""
+    gone, freed = [], 0
+    for oid in list(cache.iter_oids()):
+        if oid in kept.oids:
+            continue
+        path = cache.path(oid)
+        size = path.stat().st_size
+        if not dry:
+            path.unlink()
+        gone.append(oid)
+        freed += size
+    if not dry:
+        _clean_tmp(cache)
+    return gone, freed
+
+
+def _clean_tmp(cache: Cache) -> None:
+    if not cache.tmp.is_dir():
+        return
+    now = time.time()
+    for entry in os.scandir(cache.tmp):
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime > TMP_GRACE:
+                os.unlink(entry.path)
+        except OSError:
+            pass

@@ -1,0 +1,178 @@
+"""Push, fetch and pull: the objects a scope needs, moved by the transfer queue.
+
+A scope is HEAD's workspace by default, or branch tips, tags, every commit, or targets.
+Directory manifests travel first (fetch them, then read which files they list).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import config, git, needs, transfer
+from .cache import Cache
+from .errors import DatavcError, RemoteError
+from .remotes import Remote, open_remote
+
+
+@dataclass
+class Scope:
+    all_branches: bool = False
+    all_tags: bool = False
+    all_commits: bool = False
+    targets: list[str] = field(default_factory=list)
+
+    @property
+    def workspace_only(self) -> bool:
+        return not (self.all_branches or self.all_tags or self.all_commits or self.targets)
+
+
+def remote_name(settings: config.Settings, name: str | None) -> str:
+    name = name or settings.get("core.remote")
+    if not name:
+        raise RemoteError("no remote given and no default remote",
+                          "add one: `git datavc remote add -d NAME URL`, or pass -r NAME")
+    return name
+
+
+def open_named(repo: git.Repo, name: str | None) -> tuple[config.Settings, Cache, Remote]:
+    settings = config.load(repo.root)
+    cache = Cache(config.cache_root(repo, settings))
+    return settings, cache, open_remote(remote_name(settings, name), settings)
+
+
+def needed(repo: git.Repo, scope: Scope) -> needs.Needed:
+    """Unexpanded: directory objects stand for their manifests' files."""
+    if scope.targets:
+        return _for_targets(repo, scope.targets)
+    result = needs.for_workspace(repo)
+    revs = []
+    if scope.all_commits:
+        more = needs.for_revs(repo, ["--all"], history=True)
+        result.oids.update({k: v for k, v in more.oids.items() if k not in result.oids})
+    if scope.all_branches:
+        revs += _refs(repo, "refs/heads")
+    if scope.all_tags:
+        revs += _refs(repo, "refs/tags")
+    if revs:
+        more = needs.for_revs(repo, revs)
+        result.oids.update({k: v for k, v in more.oids.items() if k not in result.oids})
+    return result
+
+
+def _refs(repo: git.Repo, prefix: str) -> list[str]:
+    out = repo.git("for-each-ref", "--format=%(objectname)", prefix).decode().split()
+    return sorted(set(out))
+
+
+def _for_targets(repo: git.Repo, targets: list[str]) -> needs.Needed:
+    """Objects of the workspace needs whose path is, or is below, one of the targets."""
+    import os
+
+    wanted = []
+    for target in targets:
+        path = Path(os.path.abspath(target))
+        try:
+            wanted.append(path.relative_to(repo.root).as_posix().removesuffix(".datavc"))
+        except ValueError:
+            raise DatavcError(f"{target} is outside the repository") from None
+    everything = needs.for_workspace(repo)
+    result = needs.Needed()
+    for oid, path in everything.oids.items():
+        if any(path == w or path.startswith(w + "/") or w in (".", "") for w in wanted):
+            result.add(oid, path)
+    if not result.oids:
+        raise DatavcError(f"nothing tracked at {', '.join(targets)}")
+    return result
+
+
+def push(repo: git.Repo, name: str | None, scope: Scope, jobs: int = 0) -> transfer.Result:
+    _, cache, remote = open_named(repo, name)
+    try:
+        wanted = needed(repo, scope)
+        needs.expand(cache, wanted)  # a manifest not in the cache fails as an object below
+        return transfer.push(cache, remote, _pushable(cache, remote, wanted), jobs)
+    finally:
+        remote.close()
+
+
+def _pushable(cache: Cache, remote: Remote, wanted: needs.Needed) -> list[str]:
+    """The needed objects, less those this cache lacks but the remote has already (pushed
+    from another clone): only an object missing on both sides is a failure."""
+    absent = [oid for oid in wanted.oids if not cache.has(oid)]
+    lacking = remote.missing(absent) if absent else set()
+    return [oid for oid in wanted.oids if cache.has(oid) or oid in lacking]
+
+
+def fetch_needed(cache: Cache, remote: Remote, wanted: needs.Needed,
+                 jobs: int = 0) -> transfer.Result:
+    """Fetch manifests first, then every object they and the rest name."""
+    first = transfer.fetch(cache, remote, wanted.dirs(), jobs)
+    needs.expand(cache, wanted)
+    rest = transfer.fetch(cache, remote, [o for o in wanted.oids if not o.endswith(".dir")], jobs)
+    rest.transferred += first.transferred
+    rest.bytes += first.bytes
+    rest.present += first.present
+    rest.failures = first.failures + rest.failures
+    rest.error = rest.error or first.error
+    return rest
+
+
+def fetch(repo: git.Repo, name: str | None, scope: Scope, jobs: int = 0) -> transfer.Result:
+    _, cache, remote = open_named(repo, name)
+    try:
+        return fetch_needed(cache, remote, needed(repo, scope), jobs)
+    finally:
+        remote.close()
+
+
+def missing_report(repo: git.Repo, name: str | None) -> dict[str, list[str]]:
+    """`status --remote`: paths whose objects are missing in the cache or on the remote."""
+    _, cache, remote = open_named(repo, name)
+    try:
+        wanted = needs.for_workspace(repo)
+        needs.expand(cache, wanted)
+        lacking = remote.missing([o for o in wanted.oids])
+    finally:
+        remote.close()
+    return {
+        "not_in_cache": sorted({p for o, p in wanted.oids.items() if not cache.has(o)}),
+        "not_on_remote": sorted({p for o, p in wanted.oids.items() if o in lacking}),
+    }
+
+
+ZERO = "0" * 40
+
+
+def pre_push(repo: git.Repo, git_remote: str, lines: list[str]) -> str:
+    """pre-push: push to the default remote what the pushed commits need. Returns a
+    message for the user; raises RemoteError when objects could not be pushed."""
+    settings = config.load(repo.root)
+    name = settings.get("core.remote")
+    if not name:
+        return ("datavc: no default data remote (core.remote), so no data was pushed; "
+                "`git datavc remote add -d NAME URL` sets one")
+    tips, known = [], []
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 4 and parts[1] != ZERO:
+            tips.append(parts[1])
+            if parts[3] != ZERO and repo.git("cat-file", "-e", parts[3] + "^{commit}",
+                                               check=False) == b"":
+                known.append(parts[3])
+    if not tips:
+        return ""
+    exclude = ["--not", *known] + ([f"--remotes={git_remote}"] if git_remote else [])
+    wanted = needs.for_rev_list(repo, tips + exclude)
+    if not wanted.oids:
+        return ""
+    cache = Cache(config.cache_root(repo, settings))
+    remote = open_remote(name, settings)
+    try:
+        needs.expand(cache, wanted)
+        result = transfer.push(cache, remote, _pushable(cache, remote, wanted))
+    finally:
+        remote.close()
+    result.raise_for_failures("push")
+    return (f"datavc: pushed {result.transferred} objects to {name} "
+            f"({result.present} already there)")
