@@ -147,5 +147,17 @@ def _walk(repo: Path) -> None:
 
     _step("6. The cache holds every version once; verify re-hashes it")
     _sh(repo, "git", "datavc", "verify")
+
+    _step("7. Share the data: push to a remote (a local directory here), lose the cache, pull")
+    store = repo.parent / "data-store"
+    _sh(repo, "git", "datavc", "remote", "add", "-d", "store", str(store))
+    _sh(repo, "git", "datavc", "push")
+    _sh(repo, "git", "datavc", "status", "--remote")
+    shutil.rmtree(repo / ".git" / "datavc" / "cache")
+    shutil.rmtree(repo / "images")
+    print("deleted the local cache and the images/ folder")
+    _sh(repo, "git", "datavc", "pull")
+    print(f"images/ is back with {_count_files(repo / 'images')} files")
+    _sh(repo, "git", "datavc", "verify")
     print("\nDone. Try it on your own repository: git datavc init && git datavc track '*.bin'")
     sys.stdout.flush()
