@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import git, metafile, pointer
 from .errors import DatavcError
-from .workspace import Workspace, load_metafile, metafiles_in
+from .workspace import Workspace, load_metafile, lock_outs, metafiles_in
 
 FILTERED = ":(attr:filter=datavc)"
 
@@ -56,15 +56,15 @@ def workspace_files(ws: Workspace, path: Path) -> dict[str, str]:
 
 
 def metafile_status(ws: Workspace) -> Changes:
-    """Workspace files against the current metafiles."""
+    """Workspace files against the current metafiles and datavc.lock."""
     changes = Changes()
-    for mfile in metafiles_in(ws.repo):
-        for out in load_metafile(ws, mfile):
-            path = ws.out_abspath(mfile, out)
-            expected = _expand(ws, ws.relpath(path), out, changes.not_in_cache)
-            compare(expected, workspace_files(ws, path), changes)
-            changes.not_in_cache += [p for p, oid in expected.items()
-                                     if p not in changes.not_in_cache and not ws.cache.has(oid)]
+    outs = [(ws.out_abspath(mfile, out), out) for mfile in metafiles_in(ws.repo)
+            for out in load_metafile(ws, mfile)] + lock_outs(ws)
+    for path, out in outs:
+        expected = _expand(ws, ws.relpath(path), out, changes.not_in_cache)
+        compare(expected, workspace_files(ws, path), changes)
+        changes.not_in_cache += [p for p, oid in expected.items()
+                                 if p not in changes.not_in_cache and not ws.cache.has(oid)]
     return changes
 
 

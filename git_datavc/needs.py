@@ -17,7 +17,7 @@ from . import git, metafile, pointer
 from .cache import Cache
 from .errors import DatavcError
 
-LOCKFILES = ("datavc.lock", "dvc.lock")
+LOCKFILES = ("datavc.lock",)  # dvc.lock holds md5 hashes: nothing of ours
 
 
 @dataclass
@@ -61,7 +61,7 @@ def _parse_into(data: bytes, path: str, needed: Needed) -> None:
             needed.add(out.oid, f"{base}/{out.path}" if base else out.path)
     elif name in LOCKFILES:
         for out_path, oid in _lock_outs(data, path):
-            needed.add(oid, f"{base}/{out_path}" if base else out_path)
+            needed.add(oid, out_path)
     else:
         ptr = pointer.parse(data)
         if ptr is not None and ptr.size > 0:
@@ -69,15 +69,14 @@ def _parse_into(data: bytes, path: str, needed: Needed) -> None:
 
 
 def _lock_outs(data: bytes, path: str) -> list[tuple[str, str]]:
-    """(out path, oid) of every cached stage out in a lock file."""
+    """(out path, oid) of every cached stage out in a lock file (paths from the repo root)."""
+    from . import lockfile
+
     try:
-        from .lockfile import parse_outs  # pipelines; absent until they land
-    except ImportError:
-        return []
-    try:
-        return parse_outs(data, path)
+        stages = lockfile.parse(data, path)
     except DatavcError:
         return []
+    return [(out.path, out.oid) for stage in stages.values() for out in stage.cached_outs()]
 
 
 def for_revs(repo: git.Repo, revs: list[str], history: bool = False) -> Needed:

@@ -216,6 +216,22 @@ def targets_to_metafiles(ws: Workspace, targets: Sequence[str]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
+def lock_outs(ws: "Workspace") -> list[tuple[Path, Out]]:
+    """The cached stage outs recorded in the work tree's datavc.lock (paths from the root)."""
+    path = ws.repo.root / "datavc.lock"
+    if not path.is_file():
+        return []
+    from . import lockfile
+
+    outs = []
+    for stage in lockfile.read(path).values():
+        for out in stage.cached_outs():
+            full = ws.repo.root / out.path
+            check_inside(ws.repo.root, full)
+            outs.append((full, out))
+    return outs
+
+
 def load_metafile(ws: Workspace, path: Path) -> list[Out]:
     try:
         check_inside(ws.repo.root, path)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Sequence
 
 from .. import output
-from ..checkout import Report, checkout
+from ..checkout import Report, checkout, checkout_outs
 from ..errors import DatavcError
-from ..workspace import Workspace, targets_to_metafiles
+from ..workspace import Workspace, lock_outs, targets_to_metafiles
 
 
 def print_report(report: Report) -> None:
@@ -22,6 +22,12 @@ def run(targets: Sequence[str], force: bool = False, relink: bool = False) -> in
     ws = Workspace.open()
     try:
         report = checkout(ws, targets_to_metafiles(ws, targets), force, relink)
+        if not targets:  # and the pipeline's stage outs
+            more = checkout_outs(ws, lock_outs(ws), force, relink)
+            report.placed += more.placed
+            report.removed += more.removed
+            report.missing += more.missing
+            report.kept += more.kept
     finally:
         ws.close()
     if not targets:

@@ -112,7 +112,7 @@ def _sync_stage_outs(ws: Workspace, old: str) -> Report:
     """Place the cached outs of the work tree's datavc.lock; outs only the old commit's
     lock had are removed (when their bytes are cached), as git removes files."""
     from .. import git, lockfile
-    from ..checkout import Report, checkout_outs, remove_path
+    from ..checkout import checkout_outs, remove_path
 
     new_outs = {o.path: o for s in lockfile.read(ws.repo.root / LOCK).values()
                 for o in s.cached_outs()}
