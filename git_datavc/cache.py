@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
+import itertools
 import threading
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from .errors import CorruptObject, ObjectMissing
-from .hashing import CHUNK, hash_file, is_oid, new_hasher
+from .hashing import CHUNK, hash_bytes, hash_file, is_oid, new_hasher
 
 BATCH_BELOW = 8 << 20       # objects smaller than this are synced in batches
 BATCH_FILES = 20_000
 BATCH_BYTES = 256 << 20
 WRITE_BUFFER = 4 << 20      # hash and write in big slices: blake3 threads need them
+READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+_counter = itertools.count()
 
 
 def split_oid(oid: str) -> tuple[str, bool]:
@@ -49,6 +51,20 @@ class Cache:
 
     def has(self, oid: str) -> bool:
         return os.path.isfile(self.path_str(oid))
+
+    def present(self, oids: Iterable[str]) -> set[str]:
+        """Which of `oids` are in the cache: a stat each for a few, one listing for many."""
+        oids = set(oids)
+        if len(oids) < 2000:
+            return {oid for oid in oids if self.has(oid)}
+        found = set()
+        for prefix in {oid[:2] for oid in oids}:
+            try:
+                names = os.listdir(f"{self._objects}/{prefix}")
+            except FileNotFoundError:
+                continue
+            found.update(prefix + name for name in names)
+        return oids & found
 
     def ensure_dir_for(self, oid: str) -> None:
         self._ensure_dir(f"{self._objects}/{oid[:2]}")
@@ -112,8 +128,14 @@ class Cache:
             self._made_dirs.add(key)
 
     def _tempfile(self) -> tuple[int, str]:
+        """A new temp file in the cache's tmp dir (cheaper names than mkstemp's)."""
         self._ensure_dir(self.tmp)
-        return tempfile.mkstemp(dir=self.tmp, prefix="obj-")
+        while True:
+            path = f"{self.tmp}/obj-{os.getpid()}-{next(_counter)}"
+            try:
+                return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), path
+            except FileExistsError:
+                continue
 
     def _publish(self, tmp_path: str, oid: str) -> None:
         final = self.path(oid)
@@ -150,26 +172,62 @@ class Writer:
 
     def add_chunks(self, chunks: Iterable[bytes], size_hint: int = 0,
                    suffix: str = "") -> tuple[str, int]:
-        """Store the bytes of `chunks`; returns (oid, size). `suffix` is ".dir" for manifests."""
+        """Store the bytes of `chunks`; returns (oid, size). `suffix` is ".dir" for manifests.
+        Content that fits in one write buffer is hashed first: when the object exists
+        already, no file is created at all."""
+        it = iter(chunks)
+        head = bytearray()
+        for chunk in it:
+            head += chunk
+            if len(head) >= WRITE_BUFFER:
+                break
+        else:
+            oid = hash_bytes(head) + suffix
+            if self.has(oid):
+                return oid, len(head)
+            return self._store_small(bytes(head), oid)
+        return self._store_stream(itertools.chain([head], it), size_hint, suffix)
+
+    def _store_small(self, data: bytes, oid: str) -> tuple[str, int]:
+        fd, tmp_path = self.cache._tempfile()
+        try:
+            try:
+                _write_all(fd, data)
+                os.fchmod(fd, READ_ONLY)
+                if len(data) >= BATCH_BELOW:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+        except BaseException:
+            _unlink_quietly(tmp_path)
+            raise
+        return self._finish(tmp_path, oid, len(data))
+
+    def _store_stream(self, chunks: Iterable[bytes], size_hint: int,
+                      suffix: str) -> tuple[str, int]:
         fd, tmp_path = self.cache._tempfile()
         try:
             try:
                 oid, size = _hash_into(fd, chunks, size_hint)
                 oid += suffix
-                os.fchmod(fd, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+                os.fchmod(fd, READ_ONLY)
                 if size >= BATCH_BELOW and not self.has(oid):
                     os.fsync(fd)
             finally:
                 os.close(fd)
-            if size >= BATCH_BELOW:
-                if self.has(oid):
-                    os.unlink(tmp_path)
-                else:
-                    self.cache._publish(tmp_path, oid)
-                return oid, size
         except BaseException:
             _unlink_quietly(tmp_path)
             raise
+        return self._finish(tmp_path, oid, size)
+
+    def _finish(self, tmp_path: str, oid: str, size: int) -> tuple[str, int]:
+        """Publish a written temp file: big ones now (fsynced), small ones in the batch."""
+        if size >= BATCH_BELOW:
+            if self.has(oid):
+                _unlink_quietly(tmp_path)
+            else:
+                self.cache._publish(tmp_path, oid)
+            return oid, size
         with self._lock:
             if self.has(oid):
                 _unlink_quietly(tmp_path)

@@ -63,8 +63,9 @@ def metafile_status(ws: Workspace) -> Changes:
     for path, out in outs:
         expected = _expand(ws, ws.relpath(path), out, changes.not_in_cache)
         compare(expected, workspace_files(ws, path), changes)
+        present = ws.cache.present(expected.values())
         changes.not_in_cache += [p for p, oid in expected.items()
-                                 if p not in changes.not_in_cache and not ws.cache.has(oid)]
+                                 if p not in changes.not_in_cache and oid not in present]
     return changes
 
 
