@@ -14,6 +14,7 @@ else `remote.NAME.profile`, else the AWS environment, shared files and instance 
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 MULTIPART_FROM = 64 << 20       # below: one PUT / GET; above: the transfer manager
-PART_SIZE = 32 << 20
+PART_SIZE = 16 << 20
 PART_THREADS = 8
 READ_CHUNK = 1 << 20
 PER_PREFIX_BELOW = 16           # fewer 2-hex prefixes than this: list each; else by 1st digit
@@ -109,15 +110,15 @@ class S3Remote:
     # -- objects ----------------------------------------------------------------------------
 
     def upload(self, oid: str, src: Path) -> None:
-        with open(src, "rb") as f:
-            size = f.seek(0, 2)
-            f.seek(0)
+        if os.stat(src).st_size >= MULTIPART_FROM:
+            # By file name, so the transfer manager reads each part from disk when it sends
+            # it; upload_fileobj would buffer PART_SIZE x PART_THREADS bytes in memory.
             with self._errors(f"upload {oid} to"):
-                if size < MULTIPART_FROM:
-                    self.client.put_object(Bucket=self.bucket, Key=self._key(oid), Body=f)
-                else:
-                    self.client.upload_fileobj(f, self.bucket, self._key(oid),
-                                               Config=self._config())
+                self.client.upload_file(str(src), self.bucket, self._key(oid),
+                                        Config=self._config())
+            return
+        with open(src, "rb") as f, self._errors(f"upload {oid} to"):
+            self.client.put_object(Bucket=self.bucket, Key=self._key(oid), Body=f)
 
     def download(self, oid: str, dst: Path) -> None:
         with self._errors(f"download {oid} from", oid):
