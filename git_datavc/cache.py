@@ -57,7 +57,7 @@ class Cache:
         oids = set(oids)
         if len(oids) < 2000:
             return {oid for oid in oids if self.has(oid)}
-        found = set()
+        found: set[str] = set()
         for prefix in {oid[:2] for oid in oids}:
             try:
                 names = os.listdir(f"{self._objects}/{prefix}")
@@ -182,11 +182,12 @@ class Writer:
             if len(head) >= WRITE_BUFFER:
                 break
         else:
-            oid = hash_bytes(head) + suffix
+            data = bytes(head)
+            oid = hash_bytes(data) + suffix
             if self.has(oid):
-                return oid, len(head)
-            return self._store_small(bytes(head), oid)
-        return self._store_stream(itertools.chain([head], it), size_hint, suffix)
+                return oid, len(data)
+            return self._store_small(data, oid)
+        return self._store_stream(itertools.chain([bytes(head)], it), size_hint, suffix)
 
     def _store_small(self, data: bytes, oid: str) -> tuple[str, int]:
         fd, tmp_path = self.cache._tempfile()

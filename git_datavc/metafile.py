@@ -115,7 +115,7 @@ def load(path: Path, text: str | bytes | None = None) -> list[Out]:
 def _parse_out(item: Any, name: str) -> Out:
     if not isinstance(item, dict):
         raise DatavcError(f"{name}: an entry of `outs` is not a mapping")
-    rel = check_relpath(item.get("path"), name)
+    rel = check_relpath(item.get("path"), name)  # type: ignore[arg-type]  # checked there
     oid, size, nfiles = item.get("blake3"), item.get("size"), item.get("nfiles")
     base = oid[:-4] if isinstance(oid, str) and oid.endswith(".dir") else oid
     if not isinstance(base, str) or not is_oid(base):
@@ -124,7 +124,7 @@ def _parse_out(item: Any, name: str) -> Out:
         raise DatavcError(f"{name}: bad size for {rel!r}")
     if nfiles is not None and (not isinstance(nfiles, int) or nfiles < 0):
         raise DatavcError(f"{name}: bad nfiles for {rel!r}")
-    return Out(rel, oid, size, nfiles)
+    return Out(rel, str(oid), size, nfiles)
 
 
 def dump(outs: Iterable[Out]) -> str:

@@ -43,7 +43,7 @@ def _scan_blobs(repo: git.Repo, blobs: Iterable[tuple[str, str]], needed: Needed
         return
     info = git.blob_info(repo, sorted({sha for sha, _ in blobs}))
     wanted = [(sha, path) for sha, path in blobs
-              if sha in info and info[sha] is not None and _interesting(path, info[sha])]
+              if (size := info.get(sha)) is not None and _interesting(path, size)]
     contents = git.read_blobs(repo, sorted({sha for sha, _ in wanted}))
     for sha, path in wanted:
         _parse_into(contents.get(sha, b""), path, needed)

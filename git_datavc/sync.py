@@ -71,9 +71,9 @@ def _for_targets(repo: git.Repo, targets: list[str]) -> needs.Needed:
 
     wanted = []
     for target in targets:
-        path = Path(os.path.abspath(target))
+        full = Path(os.path.abspath(target))
         try:
-            wanted.append(path.relative_to(repo.root).as_posix().removesuffix(".datavc"))
+            wanted.append(full.relative_to(repo.root).as_posix().removesuffix(".datavc"))
         except ValueError:
             raise DatavcError(f"{target} is outside the repository") from None
     everything = needs.for_workspace(repo)

@@ -59,7 +59,7 @@ class Workspace:
     def remember(self, path: str | os.PathLike[str], oid: str) -> None:
         self.remember_many([(path, oid)])
 
-    def remember_many(self, items: list[tuple[str | os.PathLike[str], str]]) -> None:
+    def remember_many(self, items: Sequence[tuple[str | os.PathLike[str], str]]) -> None:
         """Record that these files hold these objects, as they are on disk now."""
         rows = [(os.stat(path), oid) for path, oid in items]
         self.state.put_many(rows)
