@@ -21,6 +21,7 @@ BATCH_BELOW = 8 << 20       # objects smaller than this are synced in batches
 BATCH_FILES = 20_000
 BATCH_BYTES = 256 << 20
 WRITE_BUFFER = 4 << 20      # hash and write in big slices: blake3 threads need them
+SYNC_EVERY = 64 << 20     # a large object's bytes go to disk while it is still arriving
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 _counter = itertools.count()
 
@@ -271,20 +272,55 @@ class Writer:
 
 
 def _hash_into(fd: int, chunks: Iterable[bytes], size_hint: int) -> tuple[str, int]:
+    """Hash while a second thread writes (and flushes to disk as it goes, so the final
+    fsync of a large object has little left to do)."""
+    import queue
+
     hasher = new_hasher(size_hint)
-    buf = bytearray()
+    slices: queue.Queue[bytes | None] = queue.Queue(maxsize=4)  # memory: 4 slices at most
+    failure: list[BaseException] = []
+
+    def write() -> None:
+        written = 0
+        while (data := slices.get()) is not None:
+            if failure:
+                continue
+            try:
+                _write_all(fd, data)
+                written += len(data)
+                if written >= SYNC_EVERY:
+                    os.fdatasync(fd)
+                    written = 0
+            except BaseException as e:  # reported in the caller's thread
+                failure.append(e)
+
+    writer = threading.Thread(target=write, name="datavc-cache-write", daemon=True)
+    writer.start()
     size = 0
-    for chunk in chunks:
-        buf += chunk
-        if len(buf) >= WRITE_BUFFER:
-            hasher.update(buf)
-            _write_all(fd, buf)
-            size += len(buf)
-            buf = bytearray()
-    if buf:
-        hasher.update(buf)
-        _write_all(fd, buf)
-        size += len(buf)
+    try:
+        parts: list[bytes] = []
+        pending = 0
+        for chunk in chunks:
+            parts.append(chunk)
+            pending += len(chunk)
+            if pending >= WRITE_BUFFER:
+                data = b"".join(parts)
+                parts, pending = [], 0
+                hasher.update(data)
+                slices.put(data)
+                size += len(data)
+                if failure:
+                    break
+        if parts and not failure:
+            data = b"".join(parts)
+            hasher.update(data)
+            slices.put(data)
+            size += len(data)
+    finally:
+        slices.put(None)
+        writer.join()
+    if failure:
+        raise failure[0]
     return str(hasher.hexdigest()), size
 
 

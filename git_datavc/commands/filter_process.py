@@ -41,7 +41,19 @@ class _Tracked:
                 pass
 
 
+def _widen_pipe(fd: int) -> None:
+    """A 1 MiB pipe lets git write 16 packets before it waits on us (Linux only)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except OSError:
+        pass  # not a pipe, or above /proc/sys/fs/pipe-max-size: the default works too
+
+
 def run() -> int:
+    _widen_pipe(0)
+    _widen_pipe(1)
     reader = PktReader(open(0, "rb", buffering=0, closefd=False))
     writer = PktWriter(open(1, "wb", buffering=1 << 20, closefd=False))
     repo = find_repo()
