@@ -123,6 +123,8 @@ class _Fetcher:
                     remote.close()
                 if result.error:
                     raise RemoteError(result.error)
+                for _, message in result.failures[:3]:  # e.g. a corrupt object, rejected
+                    output.warn(message)
             except RemoteError as e:
                 self.broken = True
                 output.warn(f"could not fetch from remote {self.name!r}: {e.message}")

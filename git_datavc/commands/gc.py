@@ -15,6 +15,9 @@ def run(keep: Keep, cloud: bool, force: bool, dry: bool) -> int:
     settings = config.load(repo.root)
     cache = Cache(config.cache_root(repo, settings))
     kept = kept_objects(repo, cache, keep)
+    if cloud and not dry and not force and not sys.stdin.isatty():
+        raise DatavcError("gc --cloud deletes objects from the shared remote: pass -f to "
+                          "confirm without a terminal (nothing was deleted)")
     gone, freed = collect(cache, kept, dry)
     verb = "would delete" if dry else "deleted"
     if dry:
