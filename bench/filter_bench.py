@@ -33,12 +33,14 @@ Every timed step starts in a new second, so files copied in by the untimed
 preparation are never racy. A checkout, though, writes big.bin and the index
 within the same second most of the time; the git status timed right after each
 checkout then re-hashes big.bin through the filter (and rewrites the index, which
-settles it). The report counts how often that happened.
+settles it). The report counts how often that happened and shows those
+statuses in a row of their own.
 
 Usage:
   python3 bench/gen_data.py bench/work/data      # optional: done on demand
   python3 bench/filter_bench.py [--big-mib 1024] [--small-count 50000] [--runs 2]
-                                [--only datavc|lfs|plain] [--workdir DIR] [--write-results]
+                                [--only datavc|lfs|plain] [--baseline-runs 1] [--workdir DIR]
+                                [--write-results]
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ TIME_BIN = "/usr/bin/time"
 RESULTS_FILE = HERE / "RESULTS.md"
 SECTION_BEGIN = "<!-- filter-bench:begin (written by bench/filter_bench.py --write-results) -->"
 SECTION_END = "<!-- filter-bench:end -->"
+SECTION_TITLE = "Filter mode: git-datavc vs Git LFS vs plain git"
 MIB = 1 << 20
 POINTER_MAX = 1024  # a pointer blob is far smaller than this
 
@@ -127,7 +130,6 @@ class Results:
     samples: dict[tuple[str, str], list[Sample]] = field(default_factory=dict)
     disk: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # tool -> (repo, .git, store)
     failures: dict[str, str] = field(default_factory=dict)
-    racy: dict[tuple[str, str], int] = field(default_factory=dict)  # (tool, step) -> runs
     skipped: dict[str, str] = field(default_factory=dict)
 
     def add(self, tool: str, step: str, sample: Sample) -> None:
@@ -150,7 +152,7 @@ class Runner:
         self.env = env
         self.timeout = timeout
 
-    def _wait(self, proc: subprocess.Popen, what: str) -> tuple[bytes, bytes]:
+    def _wait(self, proc: "subprocess.Popen[bytes]", what: str) -> tuple[bytes, bytes]:
         try:
             return proc.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
@@ -286,35 +288,56 @@ def disk_usage(root: Path) -> int:
     return total
 
 
-def bench_tool(tool: Tool, run: int, data: Path, repos: Path, runner: Runner,
-               results: Results, labels: dict[str, str], keep: bool) -> None:
-    repo = repos / f"{tool.key}-run{run}"
-    filter_log = repos / f"{tool.key}-run{run}.filter-rss.log"
+@dataclass
+class Context:
+    """What every tool run needs besides the tool itself."""
+    data: Path
+    repos: Path
+    runner: Runner
+    results: Results
+    labels: dict[str, str]
+    status_repeats: int
+    keep: bool
+
+
+def is_racy(repo: Path, path: str) -> bool:
+    """Is `path` racily clean, written in the same second as the index (or later)?"""
+    return int((repo / path).stat().st_mtime) >= int((repo / ".git" / "index").stat().st_mtime)
+
+
+def bench_tool(tool: Tool, run: int, ctx: Context) -> None:
+    data, runner, results = ctx.data, ctx.runner, ctx.results
+    repo = ctx.repos / f"{tool.key}-run{run}"
+    filter_log = ctx.repos / f"{tool.key}-run{run}.filter-rss.log"
     if repo.exists():
         shutil.rmtree(repo)
     repo.mkdir(parents=True)
     big_size = (data / "big.bin").stat().st_size
     wrapped = False  # set once the filter's process command is wrapped
 
-    def step(key: str, args: list[str]) -> Sample:
-        next_second()
+    def step(key: str, args: list[str], new_second: bool = True) -> Sample:
+        if new_second:
+            next_second()
         sample = runner.timed(args, repo, filter_log if wrapped else None)
         results.add(tool.key, key, sample)
         filt = f", filter {sample.filter_rss_kib / 1024:.0f} MiB" if sample.filter_rss_kib else ""
-        progress(f"  {tool.label:10} {labels[key]:34} {sample.seconds:8.2f} s   "
-                 f"peak {sample.rss_kib / 1024:6.0f} MiB{filt}")
+        progress(f"  {tool.label:10} {ctx.labels[key]:42} {sample.seconds:7.2f} s   "
+                 f"peak {sample.rss_kib / 1024:5.0f} MiB{filt}")
         return sample
 
-    def note_racy(key: str) -> None:
-        """Count the runs where big.bin is racily clean before step `key`."""
-        if int((repo / "big.bin").stat().st_mtime) >= int((repo / ".git" / "index").stat().st_mtime):
-            results.racy[tool.key, key] = results.racy.get((tool.key, key), 0) + 1
+    def checkout(key: str, rev: str, expected: Path) -> None:
+        step(key, ["git", "checkout", "-q", rev])
+        check_same(repo / "big.bin", expected, f"checkout {rev}")
+        # The status right after is filed by whether the checkout left big.bin racily
+        # clean (it then re-hashes it through the filter), see the module docstring.
+        step("status_racy" if is_racy(repo, "big.bin") else "status_not_racy", ["git", "status"])
 
     try:
         runner.run(["git", "init", "-q", "-b", "main"], repo)
         for args in tool.setup:
             runner.run(args, repo)
-        wrapped = bool(tool.filter_name) and wrap_filter_process(runner, repo, tool.filter_name, filter_log)
+        if tool.filter_name:
+            wrapped = wrap_filter_process(runner, repo, tool.filter_name, filter_log)
         (repo / "README.txt").write_text("benchmark repository\n")
         runner.run(["git", "add", "-A"], repo)
         runner.run(["git", "commit", "-q", "-m", "setup"], repo)
@@ -332,28 +355,21 @@ def bench_tool(tool: Tool, run: int, data: Path, repos: Path, runner: Runner,
         add = step("v2_add", ["git", "add", "big.bin"])
         commit = step("v2_commit", ["git", "commit", "-q", "-m", "big.bin v2"])
         results.add(tool.key, "v2_add_commit", add + commit)
-        step("checkout_v1", ["git", "checkout", "-q", "v1"])
-        check_same(repo / "big.bin", data / "big.bin", "checkout v1")
-        note_racy("status_v1")
-        step("status_v1", ["git", "status"])  # also settles the index, see the docstring
-        step("checkout_v2", ["git", "checkout", "-q", "main"])
-        check_same(repo / "big.bin", data / "big-v2.bin", "checkout main")
-        note_racy("status_v2")
-        step("status_v2", ["git", "status"])
+        checkout("checkout_v1", "v1", data / "big.bin")
+        checkout("checkout_v2", "main", data / "big-v2.bin")
 
         # c. many small files
         shutil.copytree(data / "small", repo / "small")
         add = step("small_add", ["git", "add", "small"])
         commit = step("small_commit", ["git", "commit", "-q", "-m", "small files"])
         results.add(tool.key, "small_add_commit", add + commit)
-        first = sorted((data / "small").rglob("*.bin"))[:1]
-        for f in first:
-            rel = f.relative_to(data).as_posix()
-            check_stored(runner, repo, tool, rel, f.stat().st_size)
+        first = Path("small") / gen_data.small_path(0)
+        check_stored(runner, repo, tool, first.as_posix(), (data / first).stat().st_size)
 
-        # d. git status with nothing changed
-        step("status1", ["git", "status"])
-        step("status2", ["git", "status"])
+        # d. git status with nothing changed: the first one after the commit, then again
+        step("status_first", ["git", "status"])
+        for _ in range(ctx.status_repeats):
+            step("status_again", ["git", "status"], new_second=False)
         dirty = runner.run(["git", "status", "--porcelain"], repo)
         if dirty.strip():
             raise StepFailed(f"git status is not clean: {tail(dirty.encode())}")
@@ -362,7 +378,7 @@ def bench_tool(tool: Tool, run: int, data: Path, repos: Path, runner: Runner,
         results.disk[tool.key] = (disk_usage(repo), disk_usage(repo / ".git"),
                                   disk_usage(store) if store and store.exists() else 0)
     finally:
-        if not keep:
+        if not ctx.keep:
             shutil.rmtree(repo, ignore_errors=True)
             filter_log.unlink(missing_ok=True)
 
@@ -379,7 +395,9 @@ class Limit:
 def machine_limits(data: Path, scratch: Path, runner: Runner) -> list[Limit]:
     big = data / "big.bin"
     size = big.stat().st_size
-    runner.run(["cat", str(big)], HERE)  # warm-up read, untimed
+    with open(big, "rb") as src:  # warm-up read, untimed
+        while src.read(8 * MIB):
+            pass
     limits = [Limit("read big.bin, warm (cat > /dev/null)", runner.timed(["cat", str(big)], HERE).seconds, size)]
 
     copy = scratch / "fsync-copy.bin"
@@ -402,7 +420,8 @@ def machine_limits(data: Path, scratch: Path, runner: Runner) -> list[Limit]:
     return limits
 
 
-def machine_info(runner: Runner, workdir: Path, versions: dict[str, str | None]) -> list[tuple[str, str]]:
+def machine_info(runner: Runner, workdir: Path, versions: dict[str, str | None],
+                 load_start: float) -> list[tuple[str, str]]:
     def first_line(path: str, key: str) -> str:
         try:
             for line in Path(path).read_text().splitlines():
@@ -418,6 +437,8 @@ def machine_info(runner: Runner, workdir: Path, versions: dict[str, str | None])
         ("date (UTC)", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")),
         ("CPU", f"{first_line('/proc/cpuinfo', 'model name')}, nproc = {len(os.sched_getaffinity(0))}"),
         ("memory", f"{int(mem_kib) / MIB:.1f} GiB" if mem_kib.isdigit() else "?"),
+        ("load average (1 min) at start / end",
+         f"{load_start:.2f} / {os.getloadavg()[0]:.2f} (other work on the machine skews the figures)"),
         ("OS", f"{platform.system()} {platform.release()}, work dir on {fstype}"),
         ("git", versions["git"] or "?"),
         ("git-lfs", versions["lfs"] or "not installed"),
@@ -439,20 +460,20 @@ def step_labels(big_mib: int, small_count: int) -> dict[str, str]:
         "v2_commit": "commit v2",
         "v2_add_commit": "add + commit v2 (1 MiB changed)",
         "checkout_v1": "checkout v2 → v1",
-        "status_v1": "status right after that checkout",
         "checkout_v2": "checkout v1 → v2",
-        "status_v2": "status right after that checkout",
+        "status_racy": "status after a checkout, big.bin racy",
+        "status_not_racy": "status after a checkout, not racy",
         "small_add": f"add {small} small files",
         "small_commit": f"commit {small} small files",
         "small_add_commit": f"add + commit {small} small files",
-        "status1": "status, clean (1st)",
-        "status2": "status, clean (2nd)",
+        "status_first": "status, clean (1st after commit)",
+        "status_again": "status, clean (again)",
     }
 
 
-REPORT_STEPS = ["big_add", "big_add_commit", "v2_add_commit", "checkout_v1", "status_v1",
-                "checkout_v2", "status_v2",
-                "small_add", "small_add_commit", "status1", "status2"]
+REPORT_STEPS = ["big_add", "big_add_commit", "v2_add_commit", "checkout_v1", "checkout_v2",
+                "status_racy", "status_not_racy",
+                "small_add", "small_add_commit", "status_first", "status_again"]
 
 
 def fmt_seconds(samples: list[Sample]) -> str:
@@ -494,7 +515,8 @@ def render(results: Results, tools: list[Tool], labels: dict[str, str], limits: 
         f"Data: `big.bin` {args.big_mib} MiB of incompressible pseudo-random bytes, `big-v2.bin` = the same "
         f"with 1 MiB overwritten in the middle; {args.small_count:,} small files of 1–8 KiB "
         f"({small_mib:.0f} MiB) in {max(1, -(-args.small_count // gen_data.FILES_PER_LEAF))} folders "
-        f"(seed {args.seed}). {args.runs} run(s) per tool, each in a fresh repository; "
+        f"(seed {args.seed}). {args.runs} run(s) per tool ({min(args.runs, args.baseline_runs)} for plain git), "
+        "each in a fresh repository; "
         "min–max over the runs. Warm page cache (it cannot be dropped here); `sync` before each timed step.",
         "",
         "### Wall time (seconds)",
@@ -502,26 +524,29 @@ def render(results: Results, tools: list[Tool], labels: dict[str, str], limits: 
     ]
     both = all(k in [t.key for t in ran] for k in ("datavc", "lfs"))
     header = ["step"] + [t.label for t in ran] + (["datavc / lfs"] if both else [])
+    steps = [k for k in REPORT_STEPS if any(results.get(t.key, k) for t in ran)]
     rows = []
-    for key in REPORT_STEPS:
+    for key in steps:
         row = [labels[key]] + [fmt_seconds(results.get(t.key, key)) for t in ran]
         if both:
             row.append(ratio(results.get("datavc", key), results.get("lfs", key)))
         rows.append(row)
     out += table(header, rows)
 
-    racy = [f"{TOOLS[tool].label} {n}/{args.runs}" for (tool, key), n in sorted(results.racy.items())
-            if key == "status_v1"]
-    racy2 = [f"{TOOLS[tool].label} {n}/{args.runs}" for (tool, key), n in sorted(results.racy.items())
-             if key == "status_v2"]
-    out += ["", "Racy git: runs in which big.bin was written in the same second as the index by the "
-            "checkout, so that the following `git status` re-hashed it (through the filter, if any): "
-            f"after v2 → v1: {', '.join(racy) or 'none'}; after v1 → v2: {', '.join(racy2) or 'none'}."]
+    racy = [f"{t.label} {len(results.get(t.key, 'status_racy'))} of "
+            f"{len(results.get(t.key, 'checkout_v1')) + len(results.get(t.key, 'checkout_v2'))}"
+            for t in ran]
+    out += ["", "Racy git: git compares mtimes in whole seconds, so when a checkout writes big.bin in "
+            "the same second as the index, the next `git status` re-hashes big.bin (through the "
+            "filter, if any) and rewrites the index. Checkouts that left big.bin racy: "
+            f"{', '.join(racy)}. Those statuses are in the row \"racy\", "
+            "the others (if any) in \"not racy\"."]
 
     if "plain" in [t.key for t in ran]:
         out += ["", "`git status` (clean) against plain git, fastest run each: " + ", ".join(
-            f"{t.label} {ratio(results.get(t.key, 'status1'), results.get('plain', 'status1'))} (1st), "
-            f"{ratio(results.get(t.key, 'status2'), results.get('plain', 'status2'))} (2nd)"
+            f"{t.label} {ratio(results.get(t.key, 'status_first'), results.get('plain', 'status_first'))} "
+            f"(1st), {ratio(results.get(t.key, 'status_again'), results.get('plain', 'status_again'))} "
+            "(again)"
             for t in ran if t.key != "plain") + "."]
 
     out += ["", "### Peak memory (MiB, max over runs)", "",
@@ -530,7 +555,7 @@ def render(results: Results, tools: list[Tool], labels: dict[str, str], limits: 
             "process alone (its `filter.<name>.process` command wrapped in `/usr/bin/time`). "
             "When the first figure is well above the second, the peak is git itself.", ""]
     out += table(["step"] + [t.label for t in ran],
-                 [[labels[k]] + [fmt_rss(results.get(t.key, k)) for t in ran] for k in REPORT_STEPS])
+                 [[labels[k]] + [fmt_rss(results.get(t.key, k)) for t in ran] for k in steps])
 
     if results.disk:
         out += ["", "### Disk use at the end (MiB, hard links counted once)", ""]
@@ -560,16 +585,15 @@ def render(results: Results, tools: list[Tool], labels: dict[str, str], limits: 
 
 
 def write_results(section: str) -> None:
+    """Replace this benchmark's marked section of RESULTS.md, leaving the rest alone."""
     block = f"{SECTION_BEGIN}\n{section}{SECTION_END}\n"
-    if RESULTS_FILE.exists():
-        text = RESULTS_FILE.read_text()
-        start, end = text.find(SECTION_BEGIN), text.find(SECTION_END)
-        if start != -1 and end > start:
-            text = text[:start] + block + text[end + len(SECTION_END):].lstrip("\n")
-        else:
-            text = text.rstrip("\n") + "\n\n" + block
+    text = RESULTS_FILE.read_text() if RESULTS_FILE.exists() else "# Benchmark results\n"
+    start, end = text.find(SECTION_BEGIN), text.find(SECTION_END)
+    if start != -1 and end > start:
+        rest = text[end + len(SECTION_END):].lstrip("\n")
+        text = text[:start] + block + (f"\n{rest}" if rest else "")
     else:
-        text = ("# Benchmark results\n\n## Filter mode: git-datavc vs Git LFS vs plain git\n\n" + block)
+        text = f"{text.rstrip()}\n\n## {SECTION_TITLE}\n\n{block}"
     RESULTS_FILE.write_text(text)
 
 
@@ -581,13 +605,16 @@ def progress(msg: str) -> None:
 
 def reproduce_command(args: argparse.Namespace) -> str:
     parts = ["python3 bench/filter_bench.py"]
-    for opt, default in (("big_mib", 1024), ("small_count", 50_000), ("runs", 2), ("seed", 1)):
+    for opt, default in (("big_mib", 1024), ("small_count", 50_000), ("runs", 2), ("seed", 1),
+                         ("status_repeats", 5)):
         if getattr(args, opt) != default:
             parts.append(f"--{opt.replace('_', '-')} {getattr(args, opt)}")
     if args.only:
         parts.append(f"--only {args.only}")
     if args.no_baseline:
         parts.append("--no-baseline")
+    elif args.baseline_runs != 1:
+        parts.append(f"--baseline-runs {args.baseline_runs}")
     return " ".join(parts + ["--write-results"])
 
 
@@ -600,15 +627,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--only", choices=["datavc", "lfs", "plain"],
                    help="bench one tool (plus the plain git baseline unless --no-baseline)")
     p.add_argument("--no-baseline", action="store_true", help="skip the plain git baseline")
+    p.add_argument("--baseline-runs", type=int, default=1,
+                   help="runs of the plain git baseline (default 1: its 1 GiB steps are slow, zlib)")
     p.add_argument("--workdir", type=Path, default=HERE / "work",
                    help="scratch directory (default bench/work/, git-ignored)")
     p.add_argument("--data", type=Path, help="dataset directory (default WORKDIR/data; generated if needed)")
+    p.add_argument("--status-repeats", type=int, default=5,
+                   help="clean git status runs timed after the first one (default 5)")
     p.add_argument("--timeout", type=float, default=3600, help="per-command timeout in seconds")
     p.add_argument("--keep", action="store_true", help="keep the benchmark repositories")
     p.add_argument("--write-results", action="store_true", help=f"rewrite the section in {RESULTS_FILE.name}")
     args = p.parse_args(argv)
-    if args.runs < 1 or args.big_mib < 1 or args.small_count < 1:
-        p.error("--runs, --big-mib and --small-count must be >= 1")
+    if min(args.runs, args.baseline_runs, args.big_mib, args.small_count) < 1:
+        p.error("--runs, --baseline-runs, --big-mib and --small-count must be >= 1")
     args.workdir = args.workdir.resolve()
     args.data = (args.data or args.workdir / "data").resolve()
     return args
@@ -620,6 +651,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"{TIME_BIN} not found: install GNU time (apt-get install time)")
 
     gen_data.generate(args.data, args.big_mib, args.small_count, args.seed)
+    load_start = os.getloadavg()[0]
     runner = Runner(isolated_env(args.workdir / "home"), args.timeout)
     versions = {"git": tool_version(runner, ["git", "--version"]),
                 "lfs": tool_version(runner, ["git", "lfs", "version"]),
@@ -640,6 +672,7 @@ def main(argv: list[str] | None = None) -> int:
     labels = step_labels(args.big_mib, args.small_count)
     repos = args.workdir / "repos"
     repos.mkdir(parents=True, exist_ok=True)
+    ctx = Context(args.data, repos, runner, results, labels, args.status_repeats, args.keep)
     progress("machine limits ...")
     limits = machine_limits(args.data, repos, runner)
     for l in limits:
@@ -651,14 +684,16 @@ def main(argv: list[str] | None = None) -> int:
         for tool in tools:  # tools interleaved within each run
             if tool.key in results.skipped or tool.key in results.failures:
                 continue
+            if tool.key == "plain" and run > args.baseline_runs:
+                continue
             try:
-                bench_tool(tool, run, args.data, repos, runner, results, labels, args.keep)
+                bench_tool(tool, run, ctx)
             except StepFailed as e:
                 results.failures[tool.key] = str(e)
                 progress(f"  {tool.label}: FAILED: {e}")
     progress(f"total benchmark time {time.perf_counter() - started:.0f} s")
 
-    info = machine_info(runner, args.workdir, versions)
+    info = machine_info(runner, args.workdir, versions, load_start)
     section = render(results, tools, labels, limits, info, args, reproduce_command(args))
     print(section)
     if args.write_results:

@@ -54,9 +54,11 @@ def write_big_pair(outdir: Path, big_mib: int, seed: int) -> None:
             lo = max(patch_at, start)
             hi = min(patch_at + len(patch), start + len(block))
             if lo < hi:  # the v2 patch falls (partly) inside this block
-                block = bytearray(block)
-                block[lo - start:hi - start] = patch[lo - patch_at:hi - patch_at]
-            v2.write(block)
+                patched = bytearray(block)
+                patched[lo - start:hi - start] = patch[lo - patch_at:hi - patch_at]
+                v2.write(patched)
+            else:
+                v2.write(block)
     (outdir / "big.bin.tmp").replace(outdir / "big.bin")
     (outdir / "big-v2.bin.tmp").replace(outdir / "big-v2.bin")
 
