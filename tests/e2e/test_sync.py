@@ -500,10 +500,11 @@ def test_a_corrupt_object_on_the_remote_never_enters_a_cache(repo: Path, local: 
     assert (repo / "a.bin").read_bytes() == FILES["a.bin"]     # the workspace is untouched
     datavc(repo, "verify")
 
-    # A clone's checkout keeps going: the pointer stays, a warning names the path.
+    # A clone's checkout keeps going: the pointer stays, warnings say why and name the path.
     copy, trace = clone(repo, local)
     warnings = [line for line in trace.splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 1 and "a.bin" in warnings[0], trace
+    assert len(warnings) == 2, trace
+    assert "corrupt" in warnings[0] and "a.bin" in warnings[1], trace
     assert (copy / "a.bin").read_bytes().startswith(b"version: datavc/1\n")
     assert (copy / "models" / "m.bin").read_bytes() == FILES["models/m.bin"]
     assert not cache_object(copy, bad).exists()
