@@ -107,9 +107,11 @@ class _Fetcher:
         self.broken = False
         self.delayed: dict[str, list[bytes]] = {}   # pathname -> its pointer, to smudge later
         self.listed: set[str] = set()
+        self.tried: set[str] = set()
 
     def __call__(self, oids: list[str]) -> set[str]:
-        wanted = [o for o in oids if not self.cache.has(o)]
+        wanted = [o for o in oids if not self.cache.has(o) and o not in self.tried]
+        self.tried.update(wanted)  # one attempt (and one warning) per object
         if wanted and not self.broken:
             from .. import transfer
             from ..errors import RemoteError
