@@ -16,6 +16,7 @@ from typing import IO, Iterable, Iterator
 
 from .errors import CorruptObject, ObjectMissing
 from .hashing import CHUNK, hash_bytes, hash_file, is_oid, new_hasher
+from .fsutil import sync_filesystem, unlink_quietly, write_all
 
 BATCH_BELOW = 8 << 20       # objects smaller than this are synced in batches
 BATCH_FILES = 20_000
@@ -194,14 +195,14 @@ class Writer:
         fd, tmp_path = self.cache._tempfile()
         try:
             try:
-                _write_all(fd, data)
+                write_all(fd, data)
                 os.fchmod(fd, READ_ONLY)
                 if len(data) >= BATCH_BELOW:
                     os.fsync(fd)
             finally:
                 os.close(fd)
         except BaseException:
-            _unlink_quietly(tmp_path)
+            unlink_quietly(tmp_path)
             raise
         return self._finish(tmp_path, oid, len(data))
 
@@ -218,7 +219,7 @@ class Writer:
             finally:
                 os.close(fd)
         except BaseException:
-            _unlink_quietly(tmp_path)
+            unlink_quietly(tmp_path)
             raise
         return self._finish(tmp_path, oid, size)
 
@@ -226,13 +227,13 @@ class Writer:
         """Publish a written temp file: big ones now (fsynced), small ones in the batch."""
         if size >= BATCH_BELOW:
             if self.has(oid):
-                _unlink_quietly(tmp_path)
+                unlink_quietly(tmp_path)
             else:
                 self.cache._publish(tmp_path, oid)
             return oid, size
         with self._lock:
             if self.has(oid):
-                _unlink_quietly(tmp_path)
+                unlink_quietly(tmp_path)
                 return oid, size
             self.pending[oid] = tmp_path
             self.pending_bytes += size
@@ -248,7 +249,7 @@ class Writer:
         with self._lock:
             for oid, tmp_path in pending.items():
                 if oid in self.pending:
-                    _unlink_quietly(tmp_path)
+                    unlink_quietly(tmp_path)
                 else:
                     self.pending[oid] = tmp_path
 
@@ -257,16 +258,16 @@ class Writer:
         with self._lock:
             if not self.pending:
                 return
-            _sync_filesystem(self.cache.tmp)
+            sync_filesystem(self.cache.tmp)
             for oid, tmp_path in self.pending.items():
                 self.cache._publish(tmp_path, oid)
-            _sync_filesystem(self.cache.objects)
+            sync_filesystem(self.cache.objects)
             self.pending.clear()
             self.pending_bytes = 0
 
     def discard(self) -> None:
         for tmp_path in self.pending.values():
-            _unlink_quietly(tmp_path)
+            unlink_quietly(tmp_path)
         self.pending.clear()
         self.pending_bytes = 0
 
@@ -286,7 +287,7 @@ def _hash_into(fd: int, chunks: Iterable[bytes], size_hint: int) -> tuple[str, i
             if failure:
                 continue
             try:
-                _write_all(fd, data)
+                write_all(fd, data)
                 written += len(data)
                 if written >= SYNC_EVERY:
                     os.fdatasync(fd)
@@ -322,33 +323,3 @@ def _hash_into(fd: int, chunks: Iterable[bytes], size_hint: int) -> tuple[str, i
     if failure:
         raise failure[0]
     return str(hasher.hexdigest()), size
-
-
-def _write_all(fd: int, data: bytes | bytearray) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _sync_filesystem(path: Path) -> None:
-    """syncfs(2) on the filesystem holding `path` (Linux); os.sync() elsewhere."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            if libc.syncfs(fd) == 0:
-                return
-        finally:
-            os.close(fd)
-    except (OSError, AttributeError):
-        pass
-    os.sync()
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

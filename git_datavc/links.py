@@ -14,6 +14,7 @@ import stat
 from typing import Callable, Sequence
 
 from .errors import DatavcError
+from .fsutil import unlink_quietly
 
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 NOT_SUPPORTED = {errno.EXDEV, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EPERM, errno.EMLINK,
@@ -66,7 +67,7 @@ class Linker:
                 os.chmod(tmp, mode & ~0o222 if self.protected else mode)
             os.replace(tmp, dst)
         except BaseException:
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
             raise
         return kind
 
@@ -77,7 +78,7 @@ class Linker:
                 _LINKERS[kind](src, tmp)
                 return kind
             except OSError as e:
-                _unlink_quietly(tmp)
+                unlink_quietly(tmp)
                 if e.errno not in NOT_SUPPORTED or len(self.types) == 1:
                     raise
                 self.types.pop(0)  # not supported here: never try it again in this run
@@ -102,7 +103,7 @@ def unprotect(path: str) -> bool:
         os.chmod(tmp, 0o755 if mode & stat.S_IXUSR else 0o644)
         os.replace(tmp, path)
     except BaseException:
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         raise
     return True
 
@@ -110,10 +111,3 @@ def unprotect(path: str) -> bool:
 def _temp_name(dst: str) -> str:
     head, tail = os.path.split(dst)
     return os.path.join(head, f".{tail}.datavc-tmp-{os.getpid()}")
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

@@ -31,6 +31,7 @@ from .cache import BATCH_BELOW, Cache, Writer
 from .errors import CorruptObject, DatavcError, ObjectMissing, RemoteError
 from .hashing import hash_file
 from .remotes import Remote, valid_oid
+from .fsutil import unlink_quietly
 
 RETRIES = 3
 BACKOFF = 0.5           # seconds before the first retry; doubled each time
@@ -125,7 +126,7 @@ def _download_verified(cache: Cache, remote: Remote, writer: Writer, oid: str) -
             return size
         os.chmod(tmp, READ_ONLY)
     except BaseException:
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         raise
     writer.adopt({oid: tmp})
     if writer.over_limit():
@@ -250,10 +251,3 @@ def _progress(desc: str, total: int, unit: str) -> Iterator[Any]:
     with tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr,
               unit_divisor=1024 if unit == "B" else 1000, dynamic_ncols=True) as bar:
         yield bar
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

@@ -19,6 +19,7 @@ from typing import Collection, Iterable, Iterator
 
 from ..errors import ObjectMissing, RemoteError
 from . import OBJECTS, missing_by_prefix, object_key, valid_oid
+from ..fsutil import sync_filesystem, unlink_quietly
 
 BATCH_BELOW = 8 << 20
 BATCH_FILES = 5000
@@ -67,7 +68,7 @@ class LocalRemote:
                 os.fsync(fd)
         except BaseException as e:
             os.close(fd)
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
             if isinstance(e, OSError) and e.filename == str(src):
                 raise   # the local file, not the remote: let the caller report it
             raise self._error("cannot write to", e) if isinstance(e, OSError) else e
@@ -89,13 +90,13 @@ class LocalRemote:
         if not pending:
             return
         try:
-            _sync_filesystem(self._tmp)
+            sync_filesystem(self._tmp)
             for tmp, final in pending:
                 self._rename(tmp, final)
-            _sync_filesystem(self._objects)
+            sync_filesystem(self._objects)
         except BaseException:
             for tmp, _ in pending:
-                _unlink_quietly(tmp)
+                unlink_quietly(tmp)
             raise
 
     def _rename(self, tmp: str, final: str) -> None:
@@ -177,26 +178,3 @@ def _copy_fd(src: int, dst: int) -> int:
         total += len(chunk)
     return total
 
-
-def _sync_filesystem(path: Path) -> None:
-    """syncfs(2) on the filesystem holding `path` (Linux); os.sync() elsewhere."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            if libc.syncfs(fd) == 0:
-                return
-        finally:
-            os.close(fd)
-    except (OSError, AttributeError):
-        pass
-    os.sync()
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
