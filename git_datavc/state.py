@@ -46,6 +46,7 @@ class State:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA.format(table=self.table))
+            self._db.execute("CREATE TABLE IF NOT EXISTS manifests (key TEXT PRIMARY KEY)")
         return self._db
 
     def get(self, st: os.stat_result) -> str | None:
@@ -74,6 +75,20 @@ class State:
                 f"INSERT OR REPLACE INTO {self.table} VALUES (?, ?, ?, ?, ?)",
                 [(inode_key(st), st.st_size, st.st_mtime_ns, st.st_ctime_ns, oid)
                  for st, oid in rows])
+        except Exception as e:
+            _tolerate(e)
+
+    def is_valid_manifest(self, key: str) -> bool:
+        try:
+            return self._conn().execute("SELECT 1 FROM manifests WHERE key=?",
+                                        (key,)).fetchone() is not None
+        except Exception as e:
+            _tolerate(e)
+            return False
+
+    def mark_valid_manifest(self, key: str) -> None:
+        try:
+            self._conn().execute("INSERT OR IGNORE INTO manifests VALUES (?)", (key,))
         except Exception as e:
             _tolerate(e)
 
