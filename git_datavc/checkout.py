@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import UnsafePath
-from .metafile import Entry, Out
+from .metafile import Entry, Out, entries_from_items
 from .workspace import Workspace, load_metafile, walk_files
 
 
@@ -62,6 +62,10 @@ def checkout_outs(ws: Workspace, outs: Iterable[tuple[Path, Out]], force: bool =
 
 def _checkout_out(ws: Workspace, path: Path, rel: str, out: Out, previous: str | None,
                   force: bool, relink: bool, report: Report) -> None:
+    if out.is_dir and previous and previous.endswith(".dir") and not relink \
+            and path.is_dir() and not path.is_symlink():
+        if _switch_dir(ws, path, rel, out.oid, previous, force, report):
+            return
     entries = ws.entries_of(out)
     if entries is None:
         report.missing.append(rel)
@@ -76,18 +80,34 @@ def _checkout_out(ws: Workspace, path: Path, rel: str, out: Out, previous: str |
         if not remove_path(ws, path, rel, force, report):
             return
     new = {e.relpath: e for e in entries}
-    old_entries = ws.manifest(previous) if previous and previous.endswith(".dir") else None
-    if old_entries is not None and path.is_dir() and not relink:
-        old = {e.relpath: e for e in old_entries}
-        to_place = [e for r, e in new.items() if old.get(r) != e]
-        to_remove = [r for r in old if r not in new]
-    else:
-        existing = {r: (p, st) for r, p, st in ws.walk(path)} if path.is_dir() else {}
-        if len(existing) > 64:
-            ws.preload_state()
-        to_place = [e for r, e in new.items() if relink or r not in existing
-                    or not _matches(ws, existing[r][0], e.oid, existing[r][1])]
-        to_remove = [r for r in existing if r not in new]
+    existing = {r: (p, st) for r, p, st in ws.walk(path)} if path.is_dir() else {}
+    if len(existing) > 64:
+        ws.preload_state()
+    to_place = [e for r, e in new.items() if relink or r not in existing
+                or not _matches(ws, existing[r][0], e.oid, existing[r][1])]
+    to_remove = [r for r in existing if r not in new]
+    _apply(ws, path, rel, to_place, to_remove, force, report)
+
+
+def _switch_dir(ws: Workspace, path: Path, rel: str, new_oid: str, old_oid: str,
+                force: bool, report: Report) -> bool:
+    """From the version last placed to the new one, touching only the entries that differ
+    between the two manifests (compared as raw JSON mappings: no per-entry objects).
+    False when either manifest is not in the cache."""
+    new_items = ws.manifest_items(new_oid)
+    old_items = ws.manifest_items(old_oid) if new_items is not None else None
+    if new_items is None or old_items is None:
+        return False
+    old = {i["relpath"]: i for i in old_items}
+    changed = [i for i in new_items if old.get(i["relpath"]) != i]
+    new_paths = {i["relpath"] for i in new_items}
+    to_remove = [r for r in old if r not in new_paths]
+    _apply(ws, path, rel, entries_from_items(changed), to_remove, force, report)  # type: ignore[arg-type]
+    return True
+
+
+def _apply(ws: Workspace, path: Path, rel: str, to_place: list[Entry], to_remove: list[str],
+           force: bool, report: Report) -> None:
     for entry in to_place:
         _place(ws, path / entry.relpath, f"{rel}/{entry.relpath}", entry, force, report)
     for relpath in to_remove:

@@ -52,15 +52,22 @@ def encode_manifest(entries: Iterable[Entry]) -> bytes:
     return json.dumps(items, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def decode_manifest(data: bytes, source: str = "manifest", trusted: bool = False) -> list[Entry]:
-    """Entries of a manifest, every path and hash checked (`trusted`: checked before)."""
+def manifest_items(data: bytes) -> list[dict[str, Any]]:
+    """The raw mappings of a manifest already checked by `decode_manifest`."""
+    items: list[dict[str, Any]] = json.loads(data)
+    return items
+
+
+def entries_from_items(items: Iterable[dict[str, Any]]) -> list[Entry]:
+    return [Entry(i["relpath"], i["blake3"], i["size"], i.get("isexec") is True) for i in items]
+
+
+def decode_manifest(data: bytes, source: str = "manifest") -> list[Entry]:
+    """Entries of a manifest, every path and hash checked."""
     try:
         items = json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         raise DatavcError(f"{source} is not valid JSON: {e}") from None
-    if trusted:
-        return [Entry(i["relpath"], i["blake3"], i["size"], i.get("isexec") is True)
-                for i in items]
     if not isinstance(items, list):
         raise DatavcError(f"{source} is not a list of entries")
     entries, seen = [], set()
