@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark of git-datavc's filter mode, Git LFS and plain git.
 
-For each tool, in a fresh repository under the work dir (default bench/work/),
+For each tool, in a fresh repository under the work dir (default bench/scratch/),
 every run times:
 
   a. git add + git commit of big.bin (1 GiB by default)
@@ -37,7 +37,7 @@ settles it). The report counts how often that happened and shows those
 statuses in a row of their own.
 
 Usage:
-  python3 bench/gen_data.py bench/work/data      # optional: done on demand
+  python3 bench/gen_data.py bench/scratch/data      # optional: done on demand
   python3 bench/filter_bench.py [--big-mib 1024] [--small-count 50000] [--runs 2]
                                 [--only datavc|lfs|plain] [--baseline-runs 1] [--workdir DIR]
                                 [--write-results]
@@ -629,8 +629,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-baseline", action="store_true", help="skip the plain git baseline")
     p.add_argument("--baseline-runs", type=int, default=1,
                    help="runs of the plain git baseline (default 1: its 1 GiB steps are slow, zlib)")
-    p.add_argument("--workdir", type=Path, default=HERE / "work",
-                   help="scratch directory (default bench/work/, git-ignored)")
+    p.add_argument("--workdir", type=Path, default=HERE / "scratch",
+                   help="scratch directory (default bench/scratch/, git-ignored)")
     p.add_argument("--data", type=Path, help="dataset directory (default WORKDIR/data; generated if needed)")
     p.add_argument("--status-repeats", type=int, default=5,
                    help="clean git status runs timed after the first one (default 5)")

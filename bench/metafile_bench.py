@@ -43,7 +43,7 @@ checks off) and GIT_CONFIG_NOSYSTEM=1; DVC's site cache goes into each repositor
 
 DVC comes from PyPI in its own virtualenv:
 
-  python3 -m venv bench/work/dvc-venv && bench/work/dvc-venv/bin/pip install dvc
+  python3 -m venv bench/scratch/dvc-venv && bench/scratch/dvc-venv/bin/pip install dvc
 
 Usage:
   python3 bench/metafile_bench.py [--counts 50000,100000] [--runs 2] [--large-runs N]
@@ -79,7 +79,7 @@ import gen_data  # noqa: E402  (sibling module)
 TIME_BIN = "/usr/bin/time"
 RESULTS_FILE = HERE / "results_metafile.md"
 MIB = 1 << 20
-DEFAULT_DVC = HERE / "work" / "dvc-venv" / "bin" / "dvc"
+DEFAULT_DVC = HERE / "scratch" / "dvc-venv" / "bin" / "dvc"
 CHANGE_EVERY = 100  # every 100th file changes: 1%
 DATA_FORMAT = 1     # bump when the generated data changes
 
@@ -813,7 +813,7 @@ def render(results: Results, tools: list[Tool], counts: list[int], args: argpars
         out += ["", "### Failures", ""] + [f"- {f}" for f in results.failures]
 
     out += ["", "### Machine", ""] + [f"- {k}: {v}" for k, v in info]
-    out += ["", "Reproduce (from the repository root; DVC in `bench/work/dvc-venv`, see the "
+    out += ["", "Reproduce (from the repository root; DVC in `bench/scratch/dvc-venv`, see the "
             "module docstring):", "", "```sh", command, "```"]
     return "\n".join(out) + "\n"
 
@@ -906,9 +906,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--big-files", type=int, default=64, help="files in the disk-use dataset (default 64)")
     p.add_argument("--big-file-mib", type=int, default=16, help="MiB per file there (default 16)")
     p.add_argument("--only", choices=["datavc", "dvc"], help="bench one tool")
-    p.add_argument("--dvc", default=str(DEFAULT_DVC), help="the dvc executable (default bench/work/dvc-venv/bin/dvc)")
-    p.add_argument("--workdir", type=Path, default=HERE / "work" / "metafile",
-                   help="scratch directory (default bench/work/metafile/, git-ignored)")
+    p.add_argument("--dvc", default=str(DEFAULT_DVC), help="the dvc executable (default bench/scratch/dvc-venv/bin/dvc)")
+    p.add_argument("--workdir", type=Path, default=HERE / "scratch" / "metafile",
+                   help="scratch directory (default bench/scratch/metafile/, git-ignored)")
     p.add_argument("--timeout", type=float, default=1800, help="per-command timeout in seconds")
     p.add_argument("--keep", action="store_true", help="keep the benchmark repositories")
     p.add_argument("--write-results", action="store_true", help=f"write bench/{RESULTS_FILE.name}")

@@ -12,10 +12,10 @@ Each tool works in its own fresh git repository holding identical files, with HO
 under the work dir so no user configuration is read or written. DVC comes from PyPI in
 its own virtualenv:
 
-  python3 -m venv bench/work/dvc-venv && bench/work/dvc-venv/bin/pip install dvc
+  python3 -m venv bench/scratch/dvc-venv && bench/scratch/dvc-venv/bin/pip install dvc
 
-Usage: python3 bench/pipeline_bench.py [--runs 5] [--workdir bench/work/pipeline]
-           [--dvc bench/work/dvc-venv/bin/dvc] [--write-results]
+Usage: python3 bench/pipeline_bench.py [--runs 5] [--workdir bench/scratch/pipeline]
+           [--dvc bench/scratch/dvc-venv/bin/dvc] [--write-results]
 """
 
 from __future__ import annotations
@@ -142,8 +142,8 @@ def table(results: dict[str, dict[str, float]]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--workdir", type=Path, default=HERE / "work" / "pipeline")
-    parser.add_argument("--dvc", default=str(HERE / "work" / "dvc-venv" / "bin" / "dvc"))
+    parser.add_argument("--workdir", type=Path, default=HERE / "scratch" / "pipeline")
+    parser.add_argument("--dvc", default=str(HERE / "scratch" / "dvc-venv" / "bin" / "dvc"))
     parser.add_argument("--only", choices=["datavc", "dvc"])
     parser.add_argument("--write-results", action="store_true")
     args = parser.parse_args()
@@ -157,8 +157,8 @@ def main() -> int:
            "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]}
     tools = [args.only] if args.only else ["datavc", "dvc"]
     if "dvc" in tools and not Path(args.dvc).exists():
-        sys.exit(f"no DVC at {args.dvc}: python3 -m venv bench/work/dvc-venv && "
-                 "bench/work/dvc-venv/bin/pip install dvc")
+        sys.exit(f"no DVC at {args.dvc}: python3 -m venv bench/scratch/dvc-venv && "
+                 "bench/scratch/dvc-venv/bin/pip install dvc")
     results = {}
     for tool in tools:
         print(f"benchmarking {tool} ...", file=sys.stderr, flush=True)

@@ -11,7 +11,7 @@ Rows: push (remote empty), no-op push (everything there), fetch.
     .venv/bin/python bench/remote_bench.py --small-count 2000 --big-mib 64   # a quick try
 
 Needs the dev install (boto3, moto[server]); the dataset comes from bench/gen_data.py
-(bench/work/data at full size, else bench/work/data-<count>-<mib>).
+(bench/scratch/data at full size, else bench/scratch/data-<count>-<mib>).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-WORK = HERE / "work" / "remote"
+WORK = HERE / "scratch" / "remote"
 MIB = 1 << 20
 
 
@@ -135,7 +135,7 @@ def bench(args: argparse.Namespace) -> list[tuple[str, str, str, dict[str, float
     import gen_data
 
     full = args.small_count == 50_000 and args.big_mib == 1024
-    data = HERE / "work" / ("data" if full else f"data-{args.small_count}-{args.big_mib}")
+    data = HERE / "scratch" / ("data" if full else f"data-{args.small_count}-{args.big_mib}")
     gen_data.generate(data, args.big_mib, args.small_count)
     caches = WORK / data.name          # one set of caches per dataset
     caches.mkdir(parents=True, exist_ok=True)
