@@ -18,12 +18,13 @@ from __future__ import annotations
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Collection, Iterable, Iterator, Protocol
 from urllib.parse import unquote, urlsplit
 
-from ..errors import RemoteError
+from ..errors import ObjectMissing, RemoteError
 from ..hashing import is_oid
 
 if TYPE_CHECKING:
@@ -167,6 +168,22 @@ def _jobs(name: str, settings: Settings) -> int:
     if not text.strip().isdigit() or int(text) < 1:
         raise RemoteError(f"remote.{name}.jobs must be a positive number, not {text!r}")
     return int(text)
+
+
+@contextmanager
+def mapped_errors(mapper: Callable[[BaseException], RemoteError | ObjectMissing | None]
+                  ) -> Iterator[None]:
+    """Turn a backend library's exceptions into one-line errors (`mapper` gives None for
+    the ones it does not know, which go on unchanged)."""
+    try:
+        yield
+    except (RemoteError, ObjectMissing):
+        raise
+    except BaseException as exc:
+        mapped = mapper(exc)
+        if mapped is None:
+            raise
+        raise mapped from None
 
 
 def group_by_prefix(oids: Iterable[str]) -> dict[str, set[str]]:

@@ -18,10 +18,10 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Collection, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Collection, ContextManager, Iterable, Iterator
 
 from ..errors import ObjectMissing, RemoteError
-from . import OBJECTS, RemoteURL, group_by_prefix, object_key, valid_oid
+from . import OBJECTS, RemoteURL, group_by_prefix, mapped_errors, object_key, valid_oid
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -164,25 +164,8 @@ class S3Remote:
                     max_concurrency=PART_THREADS, io_chunksize=READ_CHUNK)
             return self._transfer_config
 
-    def _errors(self, doing: str, oid: str = "") -> "_ErrorMap":
-        return _ErrorMap(self, doing, oid)
-
-
-class _ErrorMap:
-    """Turn botocore's exceptions into one-line RemoteErrors with a hint."""
-
-    def __init__(self, remote: S3Remote, doing: str, oid: str) -> None:
-        self.remote, self.doing, self.oid = remote, doing, oid
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc is None or isinstance(exc, (RemoteError, ObjectMissing)):
-            return
-        mapped = map_error(self.remote, self.doing, exc, self.oid)
-        if mapped is not None:
-            raise mapped from None
+    def _errors(self, doing: str, oid: str = "") -> ContextManager[None]:
+        return mapped_errors(lambda exc: map_error(self, doing, exc, oid))
 
 
 def map_error(remote: S3Remote, doing: str, exc: BaseException,

@@ -28,10 +28,10 @@ import stat
 import threading
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Collection, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Collection, ContextManager, Iterable, Iterator
 
 from ..errors import ObjectMissing, RemoteError
-from . import OBJECTS, RemoteURL, missing_by_prefix, object_key, valid_oid
+from . import OBJECTS, RemoteURL, mapped_errors, missing_by_prefix, object_key, valid_oid
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -212,23 +212,8 @@ class SSHRemote:
                 sftp.stat(path)     # made by another thread meanwhile; else raise
         self._made.add(path)
 
-    def _errors(self, doing: str, oid: str = "") -> "_ErrorMap":
-        return _ErrorMap(self, doing, oid)
-
-
-class _ErrorMap:
-    def __init__(self, remote: SSHRemote, doing: str, oid: str) -> None:
-        self.remote, self.doing, self.oid = remote, doing, oid
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc is None or isinstance(exc, (RemoteError, ObjectMissing)):
-            return
-        mapped = map_error(self.remote, self.doing, exc, self.oid)
-        if mapped is not None:
-            raise mapped from None
+    def _errors(self, doing: str, oid: str = "") -> ContextManager[None]:
+        return mapped_errors(lambda exc: map_error(self, doing, exc, oid))
 
 
 def map_error(remote: SSHRemote, doing: str, exc: BaseException,
