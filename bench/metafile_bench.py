@@ -41,6 +41,10 @@ installed there with `git datavc install --global --no-hooks`; DVC analytics and
 checks off) and GIT_CONFIG_NOSYSTEM=1; DVC's site cache goes into each repository's
 .dvc/tmp. Warm page cache (it cannot be dropped here); os.sync() before each timed step.
 
+git-datavc runs from a copy of this checkout's git_datavc/ taken at the start, with the
+checkout's .venv python (its dependencies): the figures are those of one version of the
+code even when it is edited meanwhile (--no-snapshot runs the installed git-datavc).
+
 DVC comes from PyPI in its own virtualenv:
 
   python3 -m venv bench/scratch/dvc-venv && bench/scratch/dvc-venv/bin/pip install dvc
@@ -534,7 +538,7 @@ def bench_big(tool: Tool, data: Path, label: str, ctx: Context) -> None:
 
 
 def baselines(data: Path, count: int, scratch: Path, results: Results) -> None:
-    """Warm read, stat and hardlink of the whole tree (each once after a warm-up read)."""
+    """Warm read, stat and hardlink of the whole tree (fastest of three, after a warm-up read)."""
     src = str(data / "small")
     subprocess.run(f"find {shlex.quote(src)} -type f -print0 | xargs -0 cat > /dev/null",
                    shell=True, check=True)  # warm-up
@@ -545,21 +549,30 @@ def baselines(data: Path, count: int, scratch: Path, results: Results) -> None:
         subprocess.run(cmd, shell=True, check=True, stdout=subprocess.DEVNULL)
         return time.perf_counter() - start
 
-    results.baselines[(count, "read")] = timed_shell(
-        f"find {shlex.quote(src)} -type f -print0 | xargs -0 cat > /dev/null")
-    start = time.perf_counter()
-    for dirpath, _, files in os.walk(src):
-        for name in files:
-            with open(os.path.join(dirpath, name), "rb", buffering=0) as f:
-                f.readall()
-    results.baselines[(count, "pyread")] = time.perf_counter() - start
-    results.baselines[(count, "stat")] = timed_shell(
-        f"find {shlex.quote(src)} -type f -printf '%s %T@ %i\\n' > /dev/null")
-    target = scratch / f"cp-al-{count}"
-    if target.exists():
+    def python_read() -> float:
+        start = time.perf_counter()
+        for dirpath, _, files in os.walk(src):
+            for name in files:
+                with open(os.path.join(dirpath, name), "rb", buffering=0) as f:
+                    f.readall()
+        return time.perf_counter() - start
+
+    def hardlink() -> float:
+        target = scratch / f"cp-al-{count}"
+        if target.exists():
+            shutil.rmtree(target)
+        seconds = timed_shell(f"cp -al {shlex.quote(src)} {shlex.quote(str(target))}")
         shutil.rmtree(target)
-    results.baselines[(count, "link")] = timed_shell(f"cp -al {shlex.quote(src)} {shlex.quote(str(target))}")
-    shutil.rmtree(target)
+        return seconds
+
+    measures = {
+        "read": lambda: timed_shell(f"find {shlex.quote(src)} -type f -print0 | xargs -0 cat > /dev/null"),
+        "pyread": python_read,
+        "stat": lambda: timed_shell(f"find {shlex.quote(src)} -type f -printf '%s %T@ %i\\n' > /dev/null"),
+        "link": hardlink,
+    }
+    for key, measure in measures.items():  # fastest of three: the least disturbed
+        results.baselines[(count, key)] = min(measure() for _ in range(3))
 
 
 # --------------------------------------------------------------------------- report
@@ -637,11 +650,21 @@ def targets(results: Results, counts: list[int], big_label: str) -> list[list[st
     def verdict(ok: bool | None) -> str:
         return "–" if ok is None else ("**met**" if ok else "**not met**")
 
+    def ratio_verdict(slow: list[Sample], fast: list[Sample], target: float) -> str:
+        """Met when even the slowest git-datavc run beats the fastest DVC run by `target`;
+        "fastest runs only" when only the fastest runs of both do."""
+        if not slow or not fast:
+            return "–"
+        if best(slow) / worst(fast) >= target:
+            return "**met**"
+        if best(slow) / best(fast) >= target:
+            return "**met by the fastest runs only**"
+        return "**not met**"
+
     for n in counts:
         d, v = g("datavc", n, "add"), g("dvc", n, "add")
-        ok = (best(v) / worst(d) >= 5) if d and v else None
         rows.append([f"add ≥ 5× faster than `dvc add`, {n:,} files",
-                     f"{speedup(v, d)}" if d and v else "–", verdict(ok)])
+                     f"{speedup(v, d)}" if d and v else "–", ratio_verdict(v, d, 5)])
     n50 = 50_000 if 50_000 in counts else counts[0]
     st = g("datavc", n50, "status_first") + g("datavc", n50, "status_again")
     rows.append([f"no-op status < 0.3 s, {n50:,} files",
@@ -650,9 +673,8 @@ def targets(results: Results, counts: list[int], big_label: str) -> list[list[st
     for n in counts:
         for key, label in (("switch_v1", "v2 → v1"), ("switch_v2", "v1 → v2")):
             d, v = g("datavc", n, key), g("dvc", n, key)
-            ok = (best(v) / worst(d) >= 10) if d and v else None
             rows.append([f"1% switch ≥ 10× faster than DVC's, {n:,} files, {label}",
-                         speedup(v, d), verdict(ok)])
+                         speedup(v, d), ratio_verdict(v, d, 10)])
     nmax = max(counts)
     mem = [s for key, _ in STEPS for s in g("datavc", nmax, key)]
     if mem:
@@ -872,6 +894,30 @@ def source_state() -> tuple[str, str] | None:
     return (f"{commit}{' + uncommitted changes' if dirty.strip() else ''}", digest.hexdigest())
 
 
+def snapshot_datavc(root: Path) -> Path:
+    """Copy this checkout's git_datavc/ to ROOT and write ROOT/bin/git-datavc, a script that
+    runs that copy with the checkout's .venv python (its dependencies); returns ROOT/bin.
+    The hooks and filters call `git-datavc` through PATH, so they run the copy too."""
+    if root.exists():
+        shutil.rmtree(root)
+    shutil.copytree(REPO_ROOT / "git_datavc", root / "git_datavc",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    python = REPO_ROOT / ".venv" / "bin" / "python"
+    subprocess.run([str(python), "-m", "compileall", "-q", str(root / "git_datavc")], check=True)
+    (root / "bin").mkdir()
+    script = root / "bin" / "git-datavc"
+    script.write_text(f"#!{python}\nimport sys\nsys.path.insert(0, {str(root)!r})\n"
+                      "from git_datavc.main import main\nsys.exit(main())\n")
+    script.chmod(0o755)
+    where = subprocess.run([str(script), "--version"], capture_output=True, text=True, cwd=root)
+    probe = subprocess.run([str(python), "-c", f"import sys; sys.path.insert(0, {str(root)!r}); "
+                            "import git_datavc; print(git_datavc.__file__)"],
+                           capture_output=True, text=True, cwd=root / "bin")
+    if where.returncode != 0 or not probe.stdout.strip().startswith(str(root)):
+        sys.exit(f"the copy of git_datavc/ does not run: {tail(where.stderr + probe.stderr + probe.stdout)}")
+    return root / "bin"
+
+
 def reproduce_command(args: argparse.Namespace) -> str:
     parts = ["python3 bench/metafile_bench.py"]
     if args.counts != [50_000, 100_000]:
@@ -888,6 +934,8 @@ def reproduce_command(args: argparse.Namespace) -> str:
         parts.append(f"--big-files {args.big_files} --big-file-mib {args.big_file_mib}")
     if args.only:
         parts.append(f"--only {args.only}")
+    if args.no_snapshot:
+        parts.append("--no-snapshot")
     return " ".join(parts + ["--write-results"])
 
 
@@ -911,6 +959,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="scratch directory (default bench/scratch/metafile/, git-ignored)")
     p.add_argument("--timeout", type=float, default=1800, help="per-command timeout in seconds")
     p.add_argument("--keep", action="store_true", help="keep the benchmark repositories")
+    p.add_argument("--no-snapshot", action="store_true",
+                   help="run git-datavc as installed instead of a copy of this checkout's git_datavc/ "
+                        "taken at the start (the copy keeps edits made meanwhile out of the figures)")
     p.add_argument("--write-results", action="store_true", help=f"write bench/{RESULTS_FILE.name}")
     args = p.parse_args(argv)
     try:
@@ -934,6 +985,12 @@ def main(argv: list[str] | None = None) -> int:
     progress(f"uptime: {uptime_start.strip()}")
     args.workdir.mkdir(parents=True, exist_ok=True)
     runner = Runner(isolated_env(args.workdir / "home"), args.timeout)
+    snapshot = None
+    if not args.no_snapshot and (REPO_ROOT / ".venv" / "bin" / "python").exists():
+        # Others may edit and commit git_datavc/ while this runs: measure a frozen copy.
+        snapshot = source_state() or ("?", "")
+        bindir = snapshot_datavc(args.workdir / "datavc-snapshot")
+        runner.env["PATH"] = f"{bindir}{os.pathsep}{runner.env['PATH']}"
 
     keys = [args.only] if args.only else ["datavc", "dvc"]
     tools = [Tool(k, args.dvc) for k in keys]
@@ -944,11 +1001,17 @@ def main(argv: list[str] | None = None) -> int:
     dvc_python = Path(args.dvc).parent / "python"
     if "dvc" in keys and dvc_python.exists():
         versions["dvc_python"] = tool_version(runner, [str(dvc_python), "-c", "import platform; print(platform.python_version())"])
+    venv_python = REPO_ROOT / ".venv" / "bin" / "python"
     datavc_bin = shutil.which("git-datavc", path=runner.env.get("PATH"))
     source_start = None
-    if datavc_bin:
+    if snapshot is not None:
+        versions["datavc"] = (f"{versions['datavc']}, run from a copy of this checkout's git_datavc/ taken "
+                              f"at the start (commit {snapshot[0]}) with its .venv's python")
+        versions["datavc_python"] = tool_version(runner, [str(venv_python), "-c",
+                                                          "import platform; print(platform.python_version())"])
+    elif datavc_bin:
         # where it comes from, without writing this machine's paths into the report
-        if Path(datavc_bin).parent.resolve() == (REPO_ROOT / ".venv" / "bin").resolve():
+        if Path(datavc_bin).parent.resolve() == venv_python.parent.resolve():
             source_start = source_state()
             versions["datavc"] = f"{versions['datavc']}, this checkout's .venv" + (
                 f", commit {source_start[0]}" if source_start else "")
