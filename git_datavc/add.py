@@ -125,6 +125,8 @@ def snapshot(ws: Workspace, path: Path, link: bool = True) -> Out:
         else:
             st = os.stat(path)
             _collect(snap, ("", str(path), st), *_add_file(ws, writer, str(path), st, link))
+    if path.is_dir():
+        ws.mark_manifest_checked(out_oid)
     # Objects are durable now: only from here on may workspace files be replaced.
     for abspath, oid, isexec in snap.relink:
         ws.linker.place(ws.cache.path_str(oid), abspath, isexec)

@@ -142,12 +142,16 @@ class Workspace:
             st = os.fstat(f.fileno())
         # Once a manifest's paths passed the checks, a later read of the same unchanged
         # file skips them (0.3 s for 50,000 entries); any write to it changes its ctime.
-        key = f"{oid}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+        key = _manifest_key(oid, st)
         if self.state.is_valid_manifest(key):
             return metafile.manifest_items(data)
         metafile.decode_manifest(data, f"manifest {oid[:12]}")
         self.state.mark_valid_manifest(key)
         return metafile.manifest_items(data)
+
+    def mark_manifest_checked(self, oid: str) -> None:
+        """`add` built this manifest from names it checked: its first read skips the checks."""
+        self.state.mark_valid_manifest(_manifest_key(oid, os.stat(self.cache.path_str(oid))))
 
     def entries_of(self, out: Out) -> list[Entry] | None:
         if out.is_dir:
@@ -171,6 +175,10 @@ def check_inside(root: Path, path: Path) -> None:
                              f"{current.relative_to(root).as_posix()}")
     if rel.parts and rel.parts[-1].lower() == ".git":
         raise UnsafePath(f"{rel.as_posix()} points into .git")
+
+
+def _manifest_key(oid: str, st: os.stat_result) -> str:
+    return f"{oid}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 
 def walk_files(top: str | os.PathLike[str], skipped: list[str] | None = None,
