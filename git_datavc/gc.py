@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from . import git, needs
 from .cache import Cache
+from .errors import DatavcError
+from .remotes import Remote
 
 TMP_GRACE = 3600  # seconds: a temp file this old belongs to no running command
 
@@ -81,6 +83,26 @@ def collect(cache: Cache, kept: needs.Needed, dry: bool) -> tuple[list[str], int
     if not dry:
         _clean_tmp(cache)
     return gone, freed
+
+
+def remote_doomed(cache: Cache, remote: Remote, kept: needs.Needed) -> list[str]:
+    """The remote's objects that nothing kept needs, manifests first: deleted in this order,
+    a crash midway never leaves a manifest whose files are gone (push trusts a manifest on
+    the remote to vouch for its files). Kept manifests this cache lacks are fetched first,
+    to learn which files they keep; if one cannot be had, nothing may be deleted."""
+    from . import transfer
+
+    unread = [d for d in kept.dirs() if d not in kept.members]
+    if unread:
+        transfer.fetch(cache, remote, unread)
+        unread = needs.expand(cache, kept)
+    if unread:
+        raise DatavcError(f"cannot tell which files {len(unread)} kept directories list "
+                          f"(first: {kept.oids[unread[0]]}, manifest {unread[0][:12]}): the "
+                          f"manifest is neither in the cache nor on remote {remote.name!r}; "
+                          "nothing was deleted from the remote")
+    doomed = [oid for oid in remote.iter_oids() if oid not in kept.oids]
+    return sorted(doomed, key=lambda oid: not oid.endswith(".dir"))
 
 
 def _clean_tmp(cache: Cache) -> None:

@@ -114,6 +114,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--all-branches", action="store_true", help="every branch tip too")
         p.add_argument("--all-tags", action="store_true", help="every tag too")
         p.add_argument("--all-commits", action="store_true", help="every commit too")
+        if name == "push":
+            p.add_argument("--check-all", action="store_true",
+                           help="ask the remote about every file, even those listed by a "
+                                "directory manifest it already has")
         if name == "pull":
             p.add_argument("-f", "--force", action="store_true",
                            help="overwrite workspace files whose bytes are not cached")
@@ -212,7 +216,7 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
 
         scope = Scope(args.all_branches, args.all_tags, args.all_commits, args.targets)
         if c == "push":
-            return lambda: sync_cmd.run_push(args.remote, scope, args.jobs)
+            return lambda: sync_cmd.run_push(args.remote, scope, args.jobs, args.check_all)
         if c == "fetch":
             return lambda: sync_cmd.run_fetch(args.remote, scope, args.jobs)
         return lambda: sync_cmd.run_pull(args.remote, scope, args.jobs, args.force)

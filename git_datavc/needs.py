@@ -23,6 +23,7 @@ LOCKFILES = ("datavc.lock",)  # dvc.lock holds md5 hashes: nothing of ours
 @dataclass
 class Needed:
     oids: dict[str, str] = field(default_factory=dict)   # oid -> a path that needs it
+    members: dict[str, list[str]] = field(default_factory=dict)  # manifest -> its files (expand)
 
     def add(self, oid: str, path: str) -> None:
         self.oids.setdefault(oid, path)
@@ -129,6 +130,8 @@ def expand(cache: Cache, needed: Needed) -> list[str]:
     returns the manifests that are not (fetch them first, then expand again)."""
     missing = []
     for oid in needed.dirs():
+        if oid in needed.members:
+            continue
         if not cache.has(oid):
             missing.append(oid)
             continue
@@ -137,6 +140,7 @@ def expand(cache: Cache, needed: Needed) -> list[str]:
         base = needed.oids[oid]
         for entry in entries:
             needed.add(entry.oid, f"{base}/{entry.relpath}")
+        needed.members[oid] = [entry.oid for entry in entries]
     return missing
 
 

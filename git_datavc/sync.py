@@ -86,22 +86,49 @@ def _for_targets(repo: git.Repo, targets: list[str]) -> needs.Needed:
     return result
 
 
-def push(repo: git.Repo, name: str | None, scope: Scope, jobs: int = 0) -> transfer.Result:
+def push(repo: git.Repo, name: str | None, scope: Scope, jobs: int = 0,
+         check_all: bool = False) -> transfer.Result:
     _, cache, remote = open_named(repo, name)
     try:
-        wanted = needed(repo, scope)
-        needs.expand(cache, wanted)  # a manifest not in the cache fails as an object below
-        return transfer.push(cache, remote, _pushable(cache, remote, wanted), jobs)
+        return push_needed(cache, remote, needed(repo, scope), jobs, check_all)
     finally:
         remote.close()
 
 
-def _pushable(cache: Cache, remote: Remote, wanted: needs.Needed) -> list[str]:
-    """The needed objects, less those this cache lacks but the remote has already (pushed
-    from another clone): only an object missing on both sides is a failure."""
-    absent = [oid for oid in wanted.oids if not cache.has(oid)]
+def push_needed(cache: Cache, remote: Remote, wanted: needs.Needed, jobs: int = 0,
+                check_all: bool = False) -> transfer.Result:
+    """Files first, directory manifests last, each manifest only once every file it lists is
+    on the remote. So a manifest on the remote vouches for its files (as in DVC), and a
+    rerun asks about a few manifests instead of listing every file; `check_all` asks about
+    every file anyway (to repair a remote that lost files behind a manifest's back)."""
+    needs.expand(cache, wanted)     # a manifest not in the cache fails as an object below
+    dirs = wanted.dirs()
+    there = set() if check_all or not dirs else set(dirs) - remote.missing(dirs)
+    vouched = {oid for d in there for oid in wanted.members.get(d, ())}
+    files = [o for o in wanted.oids if not o.endswith(".dir") and o not in vouched]
+    result = transfer.push(cache, remote, _pushable(cache, remote, files), jobs)
+    result.present += len(there) + len(vouched)
+    failed = {oid for oid, _ in result.failures}
+    ready = []
+    for d in dirs:
+        if d in there:
+            continue
+        lost = sum(oid in failed for oid in wanted.members.get(d, ()))
+        if lost:
+            result.failures.append((d, f"manifest {d} not pushed: {lost} of its files failed"))
+        else:
+            ready.append(d)
+    if ready:
+        result.absorb(transfer.push(cache, remote, _pushable(cache, remote, ready), jobs))
+    return result
+
+
+def _pushable(cache: Cache, remote: Remote, oids: list[str]) -> list[str]:
+    """`oids`, less those this cache lacks but the remote has already (pushed from another
+    clone): only an object missing on both sides is a failure."""
+    absent = [oid for oid in oids if not cache.has(oid)]
     lacking = remote.missing(absent) if absent else set()
-    return [oid for oid in wanted.oids if cache.has(oid) or oid in lacking]
+    return [oid for oid in oids if oid not in absent or oid in lacking]
 
 
 def fetch_needed(cache: Cache, remote: Remote, wanted: needs.Needed,
@@ -109,13 +136,9 @@ def fetch_needed(cache: Cache, remote: Remote, wanted: needs.Needed,
     """Fetch manifests first, then every object they and the rest name."""
     first = transfer.fetch(cache, remote, wanted.dirs(), jobs)
     needs.expand(cache, wanted)
-    rest = transfer.fetch(cache, remote, [o for o in wanted.oids if not o.endswith(".dir")], jobs)
-    rest.transferred += first.transferred
-    rest.bytes += first.bytes
-    rest.present += first.present
-    rest.failures = first.failures + rest.failures
-    rest.error = rest.error or first.error
-    return rest
+    first.absorb(transfer.fetch(cache, remote,
+                                [o for o in wanted.oids if not o.endswith(".dir")], jobs))
+    return first
 
 
 def fetch(repo: git.Repo, name: str | None, scope: Scope, jobs: int = 0) -> transfer.Result:
@@ -169,8 +192,7 @@ def pre_push(repo: git.Repo, git_remote: str, lines: list[str]) -> str:
     cache = Cache(config.cache_root(repo, settings))
     remote = open_remote(name, settings)
     try:
-        needs.expand(cache, wanted)
-        result = transfer.push(cache, remote, _pushable(cache, remote, wanted))
+        result = push_needed(cache, remote, wanted)
     finally:
         remote.close()
     result.raise_for_failures("push")

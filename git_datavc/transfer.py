@@ -45,6 +45,16 @@ class Result:
     present: int = 0                # already where they were going
     failures: list[tuple[str, str]] = field(default_factory=list)   # (oid, message)
     error: str = ""                 # the error about the remote that stopped the queue, if any
+    hint: str = ""                  # ... and its hint
+
+    def absorb(self, other: "Result") -> None:
+        """Add the counts and failures of a later transfer of the same command."""
+        self.transferred += other.transferred
+        self.bytes += other.bytes
+        self.present += other.present
+        self.failures += other.failures
+        if not self.error:
+            self.error, self.hint = other.error, other.hint
 
     @property
     def ok(self) -> bool:
@@ -56,7 +66,8 @@ class Result:
             n, total = len(self.failures), len(self.failures) + self.transferred + self.present
             message = self.error or self.failures[0][1]
             raise RemoteError(f"could not {verb} {n} of {total} objects: {message}",
-                              f"rerun `git datavc {verb}`: it transfers only what is missing")
+                              self.hint or f"rerun `git datavc {verb}`: it transfers only "
+                              "what is missing")
 
 
 def push(cache: Cache, remote: Remote, oids: Iterable[str], jobs: int = 0) -> Result:
@@ -91,12 +102,8 @@ def fetch(cache: Cache, remote: Remote, oids: Iterable[str], jobs: int = 0) -> R
     """Download the objects of `oids` missing from the cache; each is verified first."""
     result = Result()
     valid = _valid(oids, result)
-    wanted = [oid for oid in valid if not cache.has(oid)]
-    result.present = len(valid) - len(wanted)
-    absent = remote.missing(wanted)
-    result.failures.extend((oid, f"object {oid} is not on remote {remote.name!r}")
-                           for oid in sorted(absent))
-    todo = [oid for oid in wanted if oid not in absent]
+    todo = sorted(set(valid) - cache.present(valid))     # no listing of the remote first:
+    result.present = len(valid) - len(todo)               # one it lacks fails on its own
     os.makedirs(cache.tmp, exist_ok=True)
     writer = cache.writer(auto_flush=False)
 
@@ -198,7 +205,7 @@ class _Queue:
             except (ObjectMissing, CorruptObject) as e:     # this object only
                 self._fail(oid, e.message)
             except DatavcError as e:                        # the remote itself: stop
-                self._fail(oid, e.message, fatal=True)
+                self._fail(oid, e.message, fatal=True, hint=e.hint)
             except OSError as e:
                 fatal = e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
                 where = f" {e.filename}" if e.filename else ""
@@ -226,11 +233,11 @@ class _Queue:
             delay *= 2
         raise AssertionError("unreachable")
 
-    def _fail(self, oid: str, message: str, fatal: bool = False) -> None:
+    def _fail(self, oid: str, message: str, fatal: bool = False, hint: str = "") -> None:
         with self.lock:
             self.result.failures.append((oid, message))
             if fatal and not self.result.error:
-                self.result.error = message
+                self.result.error, self.result.hint = message, hint
         if fatal:
             self.stop.set()
 

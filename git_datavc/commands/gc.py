@@ -7,7 +7,8 @@ import sys
 from .. import config, git, output
 from ..cache import Cache
 from ..errors import DatavcError
-from ..gc import Keep, collect, kept_objects
+from ..needs import Needed
+from ..gc import Keep, collect, kept_objects, remote_doomed
 
 
 def run(keep: Keep, cloud: bool, force: bool, dry: bool) -> int:
@@ -26,11 +27,11 @@ def run(keep: Keep, cloud: bool, force: bool, dry: bool) -> int:
     output.info(f"datavc: {verb} {len(gone)} cache objects ({output.human_size(freed)}); "
                 f"kept {len(kept.oids)}")
     if cloud:
-        _gc_remote(repo, settings, kept, force, dry)
+        _gc_remote(cache, settings, kept, force, dry)
     return 0
 
 
-def _gc_remote(repo: git.Repo, settings: config.Settings, kept: object, force: bool,
+def _gc_remote(cache: Cache, settings: config.Settings, kept: Needed, force: bool,
                dry: bool) -> None:
     from ..sync import remote_name
     from ..remotes import open_remote
@@ -38,7 +39,7 @@ def _gc_remote(repo: git.Repo, settings: config.Settings, kept: object, force: b
     name = remote_name(settings, None)
     remote = open_remote(name, settings)
     try:
-        doomed = [oid for oid in remote.iter_oids() if oid not in kept.oids]  # type: ignore[attr-defined]
+        doomed = remote_doomed(cache, remote, kept)
         if dry:
             for oid in doomed:
                 print(f"{name}: {oid}")

@@ -14,8 +14,8 @@ def _say(verb: str, result: Result) -> None:
     result.raise_for_failures(verb)
 
 
-def run_push(remote: str | None, scope: sync.Scope, jobs: int) -> int:
-    _say("push", sync.push(git.find_repo(), remote, scope, jobs))
+def run_push(remote: str | None, scope: sync.Scope, jobs: int, check_all: bool = False) -> int:
+    _say("push", sync.push(git.find_repo(), remote, scope, jobs, check_all))
     return 0
 
 

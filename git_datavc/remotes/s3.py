@@ -30,6 +30,7 @@ MULTIPART_FROM = 64 << 20       # below: one PUT / GET; above: the transfer mana
 PART_SIZE = 16 << 20
 PART_THREADS = 8
 READ_CHUNK = 1 << 20
+HEAD_BELOW = 32                 # fewer objects than this: a HEAD each, in parallel
 PER_PREFIX_BELOW = 16           # fewer 2-hex prefixes than this: list each; else by 1st digit
 DELETE_BATCH = 1000             # DeleteObjects takes at most 1000 keys
 
@@ -80,6 +81,14 @@ class S3Remote:
     def missing(self, oids: Collection[str]) -> set[str]:
         """One listing per 2-hex prefix for a few objects; for many, one listing per first hex
         digit (at most 16, in parallel), so 50,000 objects cost about 50 requests."""
+        if len(oids) < HEAD_BELOW:
+            few = list(oids)
+            with ThreadPoolExecutor(max_workers=max(1, min(self.jobs, len(few)))) as pool:
+                lacking = {oid for oid, there in zip(few, pool.map(self._exists, few))
+                           if not there}
+            if lacking:
+                self._check_bucket()    # a HEAD's bare 404 may mean "no such bucket"
+            return lacking
         groups = group_by_prefix(oids)
         if len(groups) < PER_PREFIX_BELOW:
             prefixes = [f"{p}/" for p in groups]
@@ -88,6 +97,26 @@ class S3Remote:
         with ThreadPoolExecutor(max_workers=max(1, min(self.jobs, len(prefixes)))) as pool:
             present = set().union(*pool.map(self._list, prefixes))
         return set(oids) - present
+
+    def _exists(self, oid: str) -> bool:
+        try:
+            with self._errors("look up", oid):
+                self.client.head_object(Bucket=self.bucket, Key=self._key(oid))
+        except ObjectMissing:
+            return False
+        return True
+
+    def _check_bucket(self) -> None:
+        with self._errors("look up"):
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+            except Exception as e:
+                code = getattr(e, "response", {}).get("Error", {}).get("Code")
+                if code in ("404", "NoSuchBucket", "NotFound"):
+                    raise RemoteError(f"bucket {self.bucket!r} does not exist"
+                                      + (f" at {self.endpoint}" if self.endpoint else ""),
+                                      f"create it, or fix remote.{self.name}.url") from None
+                raise
 
     def _list(self, sub: str) -> set[str]:
         """Object ids under `files/blake3/<sub>`."""

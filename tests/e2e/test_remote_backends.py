@@ -201,10 +201,42 @@ def test_s3_missing_costs_a_few_listings(tmp_path: Path, cache: Cache,
     assert set(calls) == {"ListObjectsV2"} and len(calls) <= 16
     calls.clear()
     assert remote.missing(oids[:3]) == set()
-    assert calls == ["ListObjectsV2"] * 3       # a few objects: one listing per 2-hex prefix
+    assert calls == ["HeadObject"] * 3          # a few objects: a HEAD each
+    calls.clear()
+    assert remote.missing(oids[598:602]) == set(oids[600:602])
+    assert sorted(calls) == ["HeadBucket"] + ["HeadObject"] * 4   # 404: is the bucket there?
     calls.clear()
     assert transfer.push(cache, remote, oids).transferred == 200
     assert calls.count("ListObjectsV2") <= 16 and calls.count("PutObject") == 200
+    remote.close()
+
+
+def test_s3_noop_push_of_a_directory_asks_about_its_manifest_only(
+        tmp_path: Path, cache: Cache, moto_server: MotoServer) -> None:
+    from git_datavc import metafile, needs, sync
+
+    backend = make_backend("s3", tmp_path, moto_server, None)
+    files = add_objects(cache, 300, size=100)
+    entries = [metafile.Entry(f"d/f{i:03}", oid, 104) for i, oid in enumerate(files)]
+    with cache.writer() as w:
+        manifest = w.add_chunks([metafile.encode_manifest(entries)], suffix=".dir")[0]
+    remote = backend.open()
+    calls: list[str] = []
+    remote.client.meta.events.register(  # type: ignore[attr-defined]
+        "before-call.s3", lambda model, **kw: calls.append(model.name))
+
+    def push() -> "transfer.Result":
+        calls.clear()
+        return sync.push_needed(cache, remote, needs.Needed({manifest: "d"}), jobs=8)
+
+    first = push()
+    assert first.ok and first.transferred == 301
+    puts = [c for c in calls if c == "PutObject"]
+    assert len(puts) == 301 and calls[-1] == "PutObject"    # the manifest went last
+    assert {"".join(key.split("/")[2:]) for key in backend.visible()} == {*files, manifest}
+    again = push()
+    assert again.transferred == 0 and again.present == 301
+    assert calls == ["HeadObject"]          # one request, whatever the number of files
     remote.close()
 
 
@@ -425,8 +457,11 @@ def test_s3_wrong_credentials(tmp_path: Path, cache: Cache,
     good = open_remote("origin", Settings(tmp_path, values))
     assert transfer.push(cache, good, oids).transferred == 2
     bad = open_remote("origin", Settings(tmp_path, {**values, **override}))
-    e = one_line_error(lambda: transfer.fetch(Cache(tmp_path / "fresh"), bad, oids))
-    assert e.message == f"access denied to s3://secure/x at {server.endpoint} ({code})"
+    result = transfer.fetch(Cache(tmp_path / "fresh"), bad, oids)   # the queue stops at once
+    assert result.transferred == 0 and len(result.failures) == 2
+    assert result.error == f"access denied to s3://secure/x at {server.endpoint} ({code})"
+    e = one_line_error(lambda: result.raise_for_failures("fetch"))
+    assert e.message == f"could not fetch 2 of 2 objects: {result.error}"
     assert "accesskeyid" in e.hint
 
 
