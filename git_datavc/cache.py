@@ -7,16 +7,16 @@ files: an fsync per 4 KiB file costs more than writing it); large ones are fsync
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat
-import itertools
 import threading
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from .errors import CorruptObject, ObjectMissing
 from .hashing import CHUNK, hash_bytes, hash_file, is_oid, new_hasher
-from .fsutil import sync_filesystem, unlink_quietly, write_all
+from .fsutil import create_temp, sync_filesystem, unlink_quietly, write_all
 
 BATCH_BELOW = 8 << 20       # objects smaller than this are synced in batches
 BATCH_FILES = 20_000
@@ -24,7 +24,6 @@ BATCH_BYTES = 256 << 20
 WRITE_BUFFER = 4 << 20      # hash and write in big slices: blake3 threads need them
 SYNC_EVERY = 64 << 20     # a large object's bytes go to disk while it is still arriving
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-_counter = itertools.count()
 
 
 def split_oid(oid: str) -> tuple[str, bool]:
@@ -129,15 +128,10 @@ class Cache:
             os.makedirs(key, exist_ok=True)
             self._made_dirs.add(key)
 
-    def _tempfile(self) -> tuple[int, str]:
-        """A new temp file in the cache's tmp dir (cheaper names than mkstemp's)."""
+    def tempfile(self) -> tuple[int, str]:
+        """A new temp file (fd, path) in the cache's tmp dir."""
         self._ensure_dir(self.tmp)
-        while True:
-            path = f"{self.tmp}/obj-{os.getpid()}-{next(_counter)}"
-            try:
-                return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), path
-            except FileExistsError:
-                continue
+        return create_temp(self.tmp, "obj-")
 
     def _publish(self, tmp_path: str, oid: str) -> None:
         final = self.path(oid)
@@ -191,8 +185,12 @@ class Writer:
             return self._store_small(data, oid)
         return self._store_stream(itertools.chain([bytes(head)], it), size_hint, suffix)
 
+    def store_verified(self, data: bytes, oid: str) -> None:
+        """Store bytes the caller has checked against `oid` (a fetched object)."""
+        self._store_small(data, oid)
+
     def _store_small(self, data: bytes, oid: str) -> tuple[str, int]:
-        fd, tmp_path = self.cache._tempfile()
+        fd, tmp_path = self.cache.tempfile()
         try:
             try:
                 write_all(fd, data)
@@ -208,7 +206,7 @@ class Writer:
 
     def _store_stream(self, chunks: Iterable[bytes], size_hint: int,
                       suffix: str) -> tuple[str, int]:
-        fd, tmp_path = self.cache._tempfile()
+        fd, tmp_path = self.cache.tempfile()
         try:
             try:
                 oid, size = _hash_into(fd, chunks, size_hint)

@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+
+_counter = itertools.count()
+
+
+def create_temp(directory: str | os.PathLike[str], prefix: str = "tmp-",
+                mode: int = 0o600) -> tuple[int, str]:
+    """A new empty file (fd, path) in `directory`: `PREFIX<pid>-<n>`, made with O_EXCL.
+    Cheaper than mkstemp's random names, and as safe: a name taken (a crashed run's
+    leftover, another host on a shared mount) is skipped. A read-only `mode` still gives
+    a writable fd (and spares a chmod)."""
+    while True:
+        path = f"{directory}/{prefix}{os.getpid()}-{next(_counter)}"
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode), path
+        except FileExistsError:
+            continue
 
 
 def write_all(fd: int, data: bytes | bytearray) -> None:

@@ -19,7 +19,6 @@ import os
 import random
 import stat
 import sys
-import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -29,12 +28,13 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .cache import BATCH_BELOW, Cache, Writer
 from .errors import CorruptObject, DatavcError, ObjectMissing, RemoteError
-from .hashing import hash_file
+from .hashing import hash_bytes, hash_file
 from .remotes import Remote, valid_oid
 from .fsutil import unlink_quietly
 
 RETRIES = 3
 BACKOFF = 0.5           # seconds before the first retry; doubled each time
+READ_BELOW = 1 << 20    # objects smaller than this are fetched into memory, not a temp file
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 
@@ -85,7 +85,7 @@ def push(cache: Cache, remote: Remote, oids: Iterable[str], jobs: int = 0) -> Re
     todo = sorted(lacking, key=lambda o: -sizes[o])    # big ones first: no lone tail
 
     def upload(oid: str) -> int:
-        remote.upload(oid, cache.path(oid))
+        remote.upload(oid, cache.path_str(oid))
         return sizes[oid]
 
     with _progress(f"push to {remote.name}", sum(sizes.values()), "B") as bar:
@@ -119,15 +119,21 @@ def fetch(cache: Cache, remote: Remote, oids: Iterable[str], jobs: int = 0) -> R
 
 
 def _download_verified(cache: Cache, remote: Remote, writer: Writer, oid: str) -> int:
-    """Download into the cache's tmp dir, check the hash, publish (small ones in batches)."""
-    fd, tmp = tempfile.mkstemp(dir=cache.tmp, prefix="fetch-")
+    """Download, check the hash, publish (small ones in batches). A small object comes as
+    bytes, a big one through a temp file in the cache's tmp dir."""
+    data = remote.read_small(oid, READ_BELOW)
+    if data is not None:
+        _check(remote, oid, hash_bytes(data))
+        writer.store_verified(data, oid)
+        if writer.over_limit():
+            writer.flush()
+        return len(data)
+    fd, tmp = cache.tempfile()
     os.close(fd)
     try:
         remote.download(oid, Path(tmp))
         got, size = hash_file(tmp)
-        if got != oid.removesuffix(".dir"):
-            raise CorruptObject(f"object {oid} from remote {remote.name!r} is corrupt "
-                                f"(its bytes hash to {got[:12]}...); it was not stored")
+        _check(remote, oid, got)
         if size >= BATCH_BELOW:
             cache.publish_verified(tmp, oid)
             return size
@@ -139,6 +145,12 @@ def _download_verified(cache: Cache, remote: Remote, writer: Writer, oid: str) -
     if writer.over_limit():
         writer.flush()
     return size
+
+
+def _check(remote: Remote, oid: str, got: str) -> None:
+    if got != oid.removesuffix(".dir"):
+        raise CorruptObject(f"object {oid} from remote {remote.name!r} is corrupt "
+                            f"(its bytes hash to {got[:12]}...); it was not stored")
 
 
 def _valid(oids: Iterable[str], result: Result) -> list[str]:

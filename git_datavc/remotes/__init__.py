@@ -44,8 +44,12 @@ class Remote(Protocol):
     def missing(self, oids: Collection[str]) -> set[str]:
         """The subset of `oids` the remote lacks, found with a few listing calls."""
 
-    def upload(self, oid: str, src: Path) -> None:
+    def upload(self, oid: str, src: str) -> None:
         """Store the file `src` as object `oid`, atomically."""
+
+    def read_small(self, oid: str, limit: int) -> bytes | None:
+        """Object `oid`'s bytes if it is smaller than `limit` bytes, else None (then use
+        `download`): many small objects cost no temp file on the way in."""
 
     def download(self, oid: str, dst: Path) -> None:
         """Write object `oid` to `dst` (a temp path the caller verifies and publishes)."""

@@ -12,14 +12,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tempfile
 import threading
 from pathlib import Path
 from typing import Collection, Iterable, Iterator
 
 from ..errors import ObjectMissing, RemoteError
 from . import OBJECTS, missing_by_prefix, object_key, valid_oid
-from ..fsutil import sync_filesystem, unlink_quietly
+from ..fsutil import create_temp, sync_filesystem, unlink_quietly
 
 BATCH_BELOW = 8 << 20
 BATCH_FILES = 5000
@@ -55,23 +54,25 @@ class LocalRemote:
         except OSError as e:
             raise self._error("cannot list", e) from None
 
-    def upload(self, oid: str, src: Path) -> None:
+    def upload(self, oid: str, src: str) -> None:
+        source = os.open(src, os.O_RDONLY)     # an error here is the local file's: the caller's
         try:
-            self._ensure_dir(str(self._tmp))
-            fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix=oid[:16] + "-")
-        except OSError as e:
-            raise self._error("cannot write to", e) from None
-        try:
-            size = _copy_into(fd, src)
-            os.fchmod(fd, READ_ONLY)
-            if size >= BATCH_BELOW:
-                os.fsync(fd)
-        except BaseException as e:
-            os.close(fd)
-            unlink_quietly(tmp)
-            if isinstance(e, OSError) and e.filename == str(src):
-                raise   # the local file, not the remote: let the caller report it
-            raise self._error("cannot write to", e) if isinstance(e, OSError) else e
+            size = os.fstat(source).st_size
+            try:
+                self._ensure_dir(str(self._tmp))
+                fd, tmp = create_temp(self._tmp, oid[:16] + "-", mode=0o444)
+            except OSError as e:
+                raise self._error("cannot write to", e) from None
+            try:
+                _copy_fd(source, fd, size)
+                if size >= BATCH_BELOW:
+                    os.fsync(fd)
+            except BaseException as e:
+                os.close(fd)
+                unlink_quietly(tmp)
+                raise self._error("cannot write to", e) if isinstance(e, OSError) else e
+        finally:
+            os.close(source)
         os.close(fd)
         final = self._path(oid)
         if size >= BATCH_BELOW:
@@ -106,18 +107,36 @@ class LocalRemote:
         except OSError as e:
             raise self._error("cannot write to", e) from None
 
-    def download(self, oid: str, dst: Path) -> None:
+    def read_small(self, oid: str, limit: int) -> bytes | None:
+        src = self._open(oid)
         try:
-            src = os.open(self._path(oid), os.O_RDONLY)
+            size = os.fstat(src).st_size
+            if size >= limit:
+                return None
+            chunks = []
+            while chunk := os.read(src, max(size, 1 << 16)):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        except OSError as e:
+            raise self._error("cannot read from", e) from None
+        finally:
+            os.close(src)
+
+    def download(self, oid: str, dst: Path) -> None:
+        src = self._open(oid)
+        try:
+            with open(dst, "wb", buffering=0) as out:
+                _copy_fd(src, out.fileno(), os.fstat(src).st_size)
+        finally:
+            os.close(src)
+
+    def _open(self, oid: str) -> int:
+        try:
+            return os.open(self._path(oid), os.O_RDONLY)
         except FileNotFoundError:
             raise ObjectMissing(f"object {oid} is not on remote {self.name!r}") from None
         except OSError as e:
             raise self._error("cannot read from", e) from None
-        try:
-            with open(dst, "wb", buffering=0) as out:
-                _copy_fd(src, out.fileno())
-        finally:
-            os.close(src)
 
     def delete(self, oids: Iterable[str]) -> None:
         for oid in oids:
@@ -154,17 +173,16 @@ class LocalRemote:
         return RemoteError(f"{doing} remote {self.name!r} ({self.root}): {reason}", hint)
 
 
-def _copy_into(fd: int, src: Path) -> int:
-    with open(src, "rb", buffering=0) as f:
-        return _copy_fd(f.fileno(), fd)
-
-
-def _copy_fd(src: int, dst: int) -> int:
-    """Copy all of `src` to `dst`: copy_file_range (reflinks where the filesystem can), else
-    plain reads and writes. Memory stays at one chunk."""
+def _copy_fd(src: int, dst: int, size: int) -> int:
+    """Copy the `size` bytes of `src` (objects never change) to `dst`: copy_file_range
+    (reflinks where the filesystem can; one call for a small file), else plain reads and
+    writes. Memory stays at one chunk."""
     total = 0
     try:
-        while n := os.copy_file_range(src, dst, COPY_CHUNK):
+        while total < size:
+            n = os.copy_file_range(src, dst, min(COPY_CHUNK, size - total))
+            if not n:
+                break
             total += n
         return total
     except (AttributeError, OSError) as e:

@@ -138,16 +138,22 @@ class S3Remote:
 
     # -- objects ----------------------------------------------------------------------------
 
-    def upload(self, oid: str, src: Path) -> None:
+    def upload(self, oid: str, src: str) -> None:
         if os.stat(src).st_size >= MULTIPART_FROM:
             # By file name, so the transfer manager reads each part from disk when it sends
             # it; upload_fileobj would buffer PART_SIZE x PART_THREADS bytes in memory.
             with self._errors(f"upload {oid} to"):
-                self.client.upload_file(str(src), self.bucket, self._key(oid),
+                self.client.upload_file(src, self.bucket, self._key(oid),
                                         Config=self._config())
             return
         with open(src, "rb") as f, self._errors(f"upload {oid} to"):
             self.client.put_object(Bucket=self.bucket, Key=self._key(oid), Body=f)
+
+    def read_small(self, oid: str, limit: int) -> bytes | None:
+        with self._errors(f"download {oid} from", oid):
+            head = self.client.get_object(Bucket=self.bucket, Key=self._key(oid))
+            with head["Body"] as body:
+                return body.read() if head.get("ContentLength", limit) < limit else None
 
     def download(self, oid: str, dst: Path) -> None:
         with self._errors(f"download {oid} from", oid):

@@ -151,7 +151,7 @@ class SSHRemote:
 
     # -- objects ----------------------------------------------------------------------------
 
-    def upload(self, oid: str, src: Path) -> None:
+    def upload(self, oid: str, src: str) -> None:
         with open(src, "rb", buffering=0) as f, self._errors(f"upload {oid} to"):
             sftp = self._sftp()
             tmp_dir = f"{self.root}/tmp"
@@ -169,6 +169,16 @@ class SSHRemote:
             except BaseException:
                 _remove_quietly(sftp, tmp)
                 raise
+
+    def read_small(self, oid: str, limit: int) -> bytes | None:
+        with self._errors(f"download {oid} from", oid):
+            with self._sftp().open(f"{self.root}/{object_key(oid)}", "rb") as f:
+                size = f.stat().st_size
+                if size >= limit:
+                    return None
+                if size >= PREFETCH_FROM:
+                    f.prefetch(size)
+                return bytes(f.read())
 
     def download(self, oid: str, dst: Path) -> None:
         with open(dst, "wb") as out:    # errors writing here are the caller's disk, not ours

@@ -216,7 +216,7 @@ def test_interrupted_upload_leaves_no_partial_object(tmp_path: Path, cache: Cach
     remote = open_local(tmp_path, remote_dir)
     seen: list[str] = []
 
-    def dying_copy(src: int, dst: int) -> int:
+    def dying_copy(src: int, dst: int, size: int) -> int:
         os.write(dst, b"x" * MIB)
         seen.extend(str(p.relative_to(remote_dir)) for p in remote_dir.rglob("*") if p.is_file())
         raise OSError(28, "No space left on device")
@@ -269,11 +269,14 @@ class FlakyRemote:
     def missing(self, oids: Collection[str]) -> set[str]:
         return set(oids)
 
-    def upload(self, oid: str, src: Path) -> None:
+    def upload(self, oid: str, src: str) -> None:
         with self.lock:
             self.calls[oid] = self.calls.get(oid, 0) + 1
             if self.calls[oid] <= self.fail_times:
                 raise RemoteError("cannot reach the server", retriable=self.retriable)
+
+    def read_small(self, oid: str, limit: int) -> bytes | None:
+        raise NotImplementedError
 
     def download(self, oid: str, dst: Path) -> None:
         raise NotImplementedError
