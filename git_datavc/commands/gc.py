@@ -34,7 +34,7 @@ def run(keep: Keep, cloud: bool, force: bool, dry: bool) -> int:
 def _gc_remote(cache: Cache, settings: config.Settings, kept: Needed, force: bool,
                dry: bool) -> None:
     from ..sync import remote_name
-    from ..remotes import open_remote
+    from ..remotes import SWEEP_AFTER, open_remote
 
     name = remote_name(settings, None)
     remote = open_remote(name, settings)
@@ -57,6 +57,8 @@ def _gc_remote(cache: Cache, settings: config.Settings, kept: Needed, force: boo
                 output.info("datavc: nothing deleted from the remote")
                 return
         remote.delete(doomed)
-        output.info(f"datavc: deleted {len(doomed)} objects from remote {name}")
+        swept = remote.sweep(SWEEP_AFTER)
+        output.info(f"datavc: deleted {len(doomed)} objects from remote {name}"
+                    + (f" and {swept} leftovers of interrupted uploads" if swept else ""))
     finally:
         remote.close()

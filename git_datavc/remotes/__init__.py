@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 OBJECTS = "files/blake3"
 NETWORK_JOBS = min(32, 4 * (os.cpu_count() or 1))
 LOCAL_JOBS = min(8, 2 * (os.cpu_count() or 1))
+SWEEP_AFTER = 24 * 3600   # gc --cloud: an upload this old belongs to no running push
 SCHEMES = "a path, file://, s3://bucket/prefix or ssh://[user@]host[:port]/path"
 
 
@@ -62,6 +63,10 @@ class Remote(Protocol):
 
     def iter_oids(self) -> Iterator[str]:
         """Every object id on the remote."""
+
+    def sweep(self, older_than: float) -> int:
+        """Remove what interrupted uploads left behind (temp files, unfinished multipart
+        uploads) last touched more than `older_than` seconds ago; returns how many."""
 
     def close(self) -> None:
         """Release connections; the remote is not used afterwards."""

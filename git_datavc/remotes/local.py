@@ -13,6 +13,7 @@ import errno
 import os
 import stat
 import threading
+import time
 from pathlib import Path
 from typing import Collection, Iterable, Iterator
 
@@ -158,6 +159,25 @@ class LocalRemote:
             if len(prefix) == 2:
                 yield from (prefix + name for name in sorted(self._list_prefix(prefix))
                             if valid_oid(prefix + name))
+
+    def sweep(self, older_than: float) -> int:
+        removed, now = 0, time.time()
+        try:
+            entries = list(os.scandir(self._tmp))
+        except FileNotFoundError:
+            return 0
+        except OSError as e:
+            raise self._error("cannot list", e) from None
+        for entry in entries:
+            try:
+                if now - entry.stat(follow_symlinks=False).st_mtime > older_than:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                raise self._error("cannot delete from", e) from None
+        return removed
 
     def close(self) -> None:
         self.flush()

@@ -183,6 +183,24 @@ class S3Remote:
                 raise RemoteError(f"cannot delete {first.get('Key')} from remote {self.name!r}: "
                                   f"{first.get('Message') or first.get('Code')}")
 
+    def sweep(self, older_than: float) -> int:
+        """Abort multipart uploads under our prefix begun more than `older_than` ago (their
+        parts are invisible, but stored and billed)."""
+        import datetime as dt
+
+        cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=older_than)
+        removed = 0
+        with self._errors("clean up"):
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=f"{self.prefix}{OBJECTS}/")
+            for page in pages:
+                for upload in page.get("Uploads", ()):
+                    if upload["Initiated"] < cutoff:
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                        removed += 1
+        return removed
+
     def flush(self) -> None:
         pass    # a PUT is durable and visible when it returns
 

@@ -26,6 +26,7 @@ import posixpath
 import socket
 import stat
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Collection, ContextManager, Iterable, Iterator
@@ -203,6 +204,20 @@ class SSHRemote:
                     self._sftp().remove(f"{self.root}/{object_key(oid)}")
                 except FileNotFoundError:
                     pass
+
+    def sweep(self, older_than: float) -> int:
+        removed, now, tmp_dir = 0, time.time(), f"{self.root}/tmp"
+        with self._errors("clean up"):
+            sftp = self._sftp()
+            try:
+                entries = sftp.listdir_attr(tmp_dir)
+            except FileNotFoundError:
+                return 0
+            for entry in entries:
+                if now - (entry.st_mtime or now) > older_than:
+                    _remove_quietly(sftp, f"{tmp_dir}/{entry.filename}")
+                    removed += 1
+        return removed
 
     def flush(self) -> None:
         pass    # each upload is renamed into place before `upload` returns

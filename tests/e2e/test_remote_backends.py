@@ -180,6 +180,30 @@ def test_corrupt_object_on_the_remote_is_rejected(backend: Backend, cache: Cache
     assert list(fresh.iter_oids()) == [good] and os.listdir(fresh.tmp) == []
 
 
+def test_sweep_removes_only_old_leftovers_of_interrupted_uploads(backend: Backend,
+                                                                cache: Cache) -> None:
+    remote = backend.open()
+    oid = add_objects(cache, 1)[0]
+    transfer.push(cache, remote, [oid])
+    if backend.kind == "s3":
+        client = backend.server.client()
+        for key in ("pre/files/blake3/ab/old", "elsewhere/not-ours"):
+            client.create_multipart_upload(Bucket=backend.bucket, Key=key)
+        # moto dates every multipart upload 2010-11-10, so each one here is "old".
+        assert remote.sweep(3600) == 1
+        left = client.list_multipart_uploads(Bucket=backend.bucket).get("Uploads", [])
+        assert [u["Key"] for u in left] == ["elsewhere/not-ours"]   # outside the remote's prefix
+    else:
+        tmp = backend.root / "store" / "tmp"
+        tmp.mkdir(exist_ok=True)
+        (tmp / "old").write_bytes(b"partial")
+        (tmp / "new").write_bytes(b"in flight")
+        os.utime(tmp / "old", (time.time() - 7200, time.time() - 7200))
+        assert remote.sweep(3600) == 1
+        assert sorted(p.name for p in tmp.iterdir()) == ["new"]
+    assert {"".join(key.split("/")[2:]) for key in backend.visible()} == {oid}
+
+
 def test_fetch_of_objects_the_remote_lacks(backend: Backend, cache: Cache, tmp_path: Path) -> None:
     oid = add_objects(cache, 1)[0]
     result = transfer.fetch(Cache(tmp_path / "fresh"), backend.open(), [oid])
