@@ -9,9 +9,13 @@ from ..transfer import Result
 
 
 def _say(verb: str, result: Result) -> None:
+    _summary(verb, result)
+    result.raise_for_failures(verb)
+
+
+def _summary(verb: str, result: Result) -> None:
     output.info(f"datavc: {verb} {result.transferred} objects "
                 f"({output.human_size(result.bytes)}), {result.present} already there")
-    result.raise_for_failures(verb)
 
 
 def run_push(remote: str | None, scope: sync.Scope, jobs: int, check_all: bool = False) -> int:
@@ -25,12 +29,20 @@ def run_fetch(remote: str | None, scope: sync.Scope, jobs: int) -> int:
 
 
 def run_pull(remote: str | None, scope: sync.Scope, jobs: int, force: bool) -> int:
+    """Fetch, then check out what arrived; a failed fetch is the error to report, even
+    when the checkout then fails for the objects it could not get."""
     repo = git.find_repo()
     result = sync.fetch(repo, remote, scope, jobs)
     from ..commands import checkout
+    from ..errors import DatavcError
 
-    code = checkout.run(scope.targets, force=force)
-    _say("fetch", result)
+    _summary("fetch", result)
+    try:
+        code = checkout.run(scope.targets, force=force)
+    except DatavcError:
+        result.raise_for_failures("pull")
+        raise
+    result.raise_for_failures("pull")
     return code
 
 

@@ -135,6 +135,9 @@ class LocalRemote:
         try:
             return os.open(self._path(oid), os.O_RDONLY)
         except FileNotFoundError:
+            if not self.root.is_dir():      # the whole remote is gone, not one object
+                raise RemoteError(f"remote {self.name!r} ({self.root}) does not exist",
+                                  f"fix remote.{self.name}.url, or mount it") from None
             raise ObjectMissing(f"object {oid} is not on remote {self.name!r}") from None
         except OSError as e:
             raise self._error("cannot read from", e) from None

@@ -508,6 +508,19 @@ def test_a_directory_manifest_goes_last_and_vouches_for_its_files(repo: Path,
     assert f1 in store.oids() and status_remote(repo)["not_on_remote"] == []
 
 
+def test_pull_from_a_remote_that_is_gone_names_the_remote(repo: Path, local: Store) -> None:
+    connect(repo, local)
+    populate(repo)
+    datavc(repo, "push")
+    assert local.root is not None
+    local.root.rename(local.root.with_name("moved"))
+    copy, _ = clone(repo, local)        # filter-mode files stay pointers, with warnings
+    datavc(copy, "install")
+    result = datavc(copy, "pull", check=False)
+    line = assert_one_line_error(result, "could not pull", "does not exist")
+    assert str(local.root) in line      # the cause, not "not in the cache" from the checkout
+
+
 def test_a_corrupt_object_on_the_remote_never_enters_a_cache(repo: Path, local: Store) -> None:
     connect(repo, local)
     populate(repo)
