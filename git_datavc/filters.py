@@ -29,6 +29,9 @@ Fetcher = Callable[[list[str]], set[str]]
 HINT_FROM = 8 << 20
 
 
+WARN_POINTERS = 10      # per filter process; then one line with the count
+
+
 @dataclass
 class FilterContext:
     cache: Cache
@@ -37,6 +40,21 @@ class FilterContext:
     root: Path                       # the work tree; git runs filters from its top
     fetch: Fetcher | None = None
     smudge_links: Path | None = None  # git dir: link mode, smudge notes paths for the hooks
+    quiet_pointers: bool = False     # DATAVC_SKIP_SMUDGE: pointers are what the user asked for
+    pointers_left: int = 0           # files checked out as pointers (their objects missing)
+
+    def left_as_pointer(self, pathname: str, oid: str) -> None:
+        """Warn about the first few files left as pointers; `summary` counts the rest."""
+        self.pointers_left += 1
+        if not self.quiet_pointers and self.pointers_left <= WARN_POINTERS:
+            output.warn(f"{pathname}: object {oid[:12]} is not in the cache; "
+                        "checked out the pointer instead")
+
+    def summary(self) -> None:
+        more = self.pointers_left - WARN_POINTERS
+        if more > 0 and not self.quiet_pointers:
+            output.warn(f"... and {more} more files checked out as pointers; "
+                        "`git datavc pull` fetches their data")
 
 
 def peek(chunks: Iterable[bytes], limit: int = pointer.MAX_SIZE) -> tuple[bytes, Iterator[bytes], bool]:
@@ -118,8 +136,7 @@ def smudge(ctx: FilterContext, pathname: str, chunks: Iterable[bytes]) -> Iterat
     if ptr.size == 0 and ptr.oid == EMPTY_OID:
         return
     if not ctx.cache.has(ptr.oid) and not _fetch(ctx, ptr.oid):
-        output.warn(f"{pathname}: object {ptr.oid[:12]} is not in the cache; "
-                    "checked out the pointer instead")
+        ctx.left_as_pointer(pathname, ptr.oid)
         yield head
         return
     if ctx.smudge_links is not None:

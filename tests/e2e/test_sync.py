@@ -521,6 +521,30 @@ def test_pull_from_a_remote_that_is_gone_names_the_remote(repo: Path, local: Sto
     assert str(local.root) in line      # the cause, not "not in the cache" from the checkout
 
 
+def test_a_clone_without_its_data_warns_about_a_few_files_then_counts(repo: Path,
+                                                                      local: Store) -> None:
+    connect(repo, local)
+    files = {f"many/f{i:02}.bin": content(f"many{i}") for i in range(25)}
+    for rel, data in files.items():
+        write(repo, rel, data)
+    commit_all(repo, "25 files")
+    datavc(repo, "push")
+    assert local.root is not None
+    local.root.rename(local.root.with_name("moved"))
+
+    copy, trace = clone(repo, local)
+    warnings = [line for line in trace.splitlines() if line.startswith("warning:")]
+    assert sum("checked out the pointer instead" in w for w in warnings) == 10, trace
+    assert any("15 more files checked out as pointers" in w for w in warnings), trace
+    assert len(warnings) <= 12, trace       # + the one about the remote itself
+
+    # Pointers on purpose (like GIT_LFS_SKIP_SMUDGE): no warning at all.
+    quiet = git(repo.parent, "clone", "-q", str(repo), "quiet", env={"DATAVC_SKIP_SMUDGE": "1"})
+    assert "warning" not in quiet.stderr, quiet.stderr
+    pointer = (repo.parent / "quiet" / "many" / "f00.bin").read_bytes()
+    assert pointer.startswith(b"version: datavc/1"), pointer
+
+
 def test_a_corrupt_object_on_the_remote_never_enters_a_cache(repo: Path, local: Store) -> None:
     connect(repo, local)
     populate(repo)
