@@ -17,6 +17,8 @@ from .errors import UnsafePath
 from .metafile import Entry, Out, entries_from_items
 from .workspace import Workspace, load_metafile, walk_files
 
+REMEMBER_BATCH = 5000   # stat-cache rows written at once
+
 
 @dataclass
 class Report:
@@ -73,8 +75,9 @@ def _checkout_out(ws: Workspace, path: Path, rel: str, out: Out, previous: str |
     if not out.is_dir:
         if previous == out.oid and os.path.lexists(path):
             return
-        if relink or not _matches(ws, str(path), out.oid):
-            _place(ws, path, rel, entries[0], force, report)
+        if (relink or not _matches(ws, str(path), out.oid)) \
+                and _place(ws, str(path), rel, entries[0], force, report):
+            ws.remember(path, out.oid)
         return
     if os.path.lexists(path) and not os.path.isdir(path) or os.path.islink(path):
         if not remove_path(ws, path, rel, force, report):
@@ -108,11 +111,20 @@ def _switch_dir(ws: Workspace, path: Path, rel: str, new_oid: str, old_oid: str,
 
 def _apply(ws: Workspace, path: Path, rel: str, to_place: list[Entry], to_remove: list[str],
            force: bool, report: Report) -> None:
-    for entry in to_place:
-        _place(ws, path / entry.relpath, f"{rel}/{entry.relpath}", entry, force, report)
+    """Removals first, as git does: a path that was a file may be a folder of new files."""
     for relpath in to_remove:
         if remove_path(ws, path / relpath, f"{rel}/{relpath}", force, report):
-            _prune_empty_dirs(path, (path / relpath).parent)
+            _prune_empty_dirs(ws, path, (path / relpath).parent)
+    placed: list[tuple[str, str]] = []
+    top = str(path)
+    for entry in to_place:
+        dst = f"{top}/{entry.relpath}"
+        if _place(ws, dst, f"{rel}/{entry.relpath}", entry, force, report):
+            placed.append((dst, entry.oid))
+            if len(placed) >= REMEMBER_BATCH:
+                ws.remember_many(placed)
+                placed.clear()
+    ws.remember_many(placed)
 
 
 def _matches(ws: Workspace, path: str, oid: str, st: os.stat_result | None = None) -> bool:
@@ -123,38 +135,56 @@ def _matches(ws: Workspace, path: str, oid: str, st: os.stat_result | None = Non
     return stat.S_ISREG(st.st_mode) and ws.file_oid(path, st) == oid
 
 
-def _place(ws: Workspace, dst: Path, rel: str, entry: Entry, force: bool,
-           report: Report) -> None:
+def _place(ws: Workspace, dst: str, rel: str, entry: Entry, force: bool,
+           report: Report) -> bool:
+    """Put the entry's object at `dst` (the caller records it in the stat cache)."""
     if not ws.cache.has(entry.oid):
         report.missing.append(rel)
-        return
+        return False
     if not _make_parents(ws, dst, rel, force, report):
-        return
-    if os.path.isdir(dst) and not os.path.islink(dst):
-        if not _remove_tree(ws, dst, rel, force, report):
-            return
-    elif os.path.lexists(dst) and not force and not ws.disposable(str(dst)):
-        report.kept.append(rel)
-        return
-    ws.linker.place(str(ws.cache.path(entry.oid)), str(dst), entry.isexec)
-    ws.remember(dst, entry.oid)
-    report.placed += 1
-
-
-def _make_parents(ws: Workspace, dst: Path, rel: str, force: bool, report: Report) -> bool:
-    """Create dst's folders; a file where a folder must go is removed if disposable.
-    A symlinked folder is never written through."""
-    current = ws.repo.root
-    for part in dst.relative_to(ws.repo.root).parts[:-1]:
-        current = current / part
-        if current.is_symlink():
-            raise UnsafePath(f"{rel}: will not write through the symlinked directory "
-                             f"{ws.relpath(current)}")
-        if current.exists() and not current.is_dir():
-            if not remove_path(ws, current, ws.relpath(current), force, report):
+        return False
+    try:
+        st = os.lstat(dst)
+    except FileNotFoundError:
+        pass
+    else:
+        if stat.S_ISDIR(st.st_mode):
+            if not _remove_tree(ws, Path(dst), rel, force, report):
                 return False
-        if not current.exists():
-            current.mkdir()
+        elif not force and not ws.disposable(dst):
+            report.kept.append(rel)
+            return False
+    ws.linker.place(ws.cache.path_str(entry.oid), dst, entry.isexec)
+    report.placed += 1
+    return True
+
+
+def _make_parents(ws: Workspace, dst: str, rel: str, force: bool, report: Report) -> bool:
+    """Create dst's folders; a file where a folder must go is removed if disposable.
+    A symlinked folder is never written through. Folders found fine are remembered for
+    the rest of the run (forgotten when a removal could have taken one away)."""
+    parent = os.path.dirname(dst)
+    if parent in ws.ready_dirs:
+        return True
+    root = str(ws.repo.root)
+    current = root
+    for part in parent[len(root) + 1:].split("/") if parent != root else ():
+        current = f"{current}/{part}"
+        if current in ws.ready_dirs:
+            continue
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            os.mkdir(current)
+        else:
+            if stat.S_ISLNK(st.st_mode):
+                raise UnsafePath(f"{rel}: will not write through the symlinked directory "
+                                 f"{current[len(root) + 1:]}")
+            if not stat.S_ISDIR(st.st_mode):
+                if not remove_path(ws, Path(current), current[len(root) + 1:], force, report):
+                    return False
+                os.mkdir(current)
+        ws.ready_dirs.add(current)
     return True
 
 
@@ -172,6 +202,7 @@ def remove_path(ws: Workspace, path: Path, rel: str, force: bool, report: Report
 
 
 def _remove_tree(ws: Workspace, path: Path, rel: str, force: bool, report: Report) -> bool:
+    ws.ready_dirs.clear()
     ok = True
     for relpath, abspath, _ in list(walk_files(path)):
         ok = remove_path(ws, Path(abspath), f"{rel}/{relpath}", force, report) and ok
@@ -185,10 +216,11 @@ def _remove_tree(ws: Workspace, path: Path, rel: str, force: bool, report: Repor
     return ok
 
 
-def _prune_empty_dirs(top: Path, folder: Path) -> None:
+def _prune_empty_dirs(ws: Workspace, top: Path, folder: Path) -> None:
     while folder != top and folder.is_relative_to(top):
         try:
             os.rmdir(folder)
         except OSError:
             return
+        ws.ready_dirs.clear()
         folder = folder.parent

@@ -64,7 +64,7 @@ def _reflink_works(cache_root: Path) -> bool:
     src, dst = probe_dir / f"probe-{os.getpid()}", probe_dir / f"probe-{os.getpid()}.clone"
     try:
         src.write_bytes(b"x")
-        _reflink(str(src), str(dst))
+        _reflink(str(src), str(dst), 0o600)
         return True
     except OSError:
         return False

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 
 _counter = itertools.count()
+COPY_CHUNK = 8 << 20
 
 
 def create_temp(directory: str | os.PathLike[str], prefix: str = "tmp-",
@@ -51,3 +53,28 @@ def unlink_quietly(path: str | os.PathLike[str]) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+def copy_fd(src: int, dst: int, size: int) -> int:
+    """Copy the `size` bytes of `src` (objects never change) to `dst`: copy_file_range
+    (reflinks where the filesystem can; one call for a small file), else plain reads and
+    writes. Memory stays at one chunk."""
+    total = 0
+    try:
+        while total < size:
+            n = os.copy_file_range(src, dst, min(COPY_CHUNK, size - total))
+            if not n:
+                break
+            total += n
+        return total
+    except (AttributeError, OSError) as e:
+        if isinstance(e, OSError) and e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL,
+                                                      errno.EOPNOTSUPP, errno.EBADF):
+            raise
+    while chunk := os.read(src, COPY_CHUNK):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dst, view):]
+        total += len(chunk)
+    return total
+

@@ -14,7 +14,7 @@ import stat
 from typing import Callable, Sequence
 
 from .errors import DatavcError
-from .fsutil import unlink_quietly
+from .fsutil import copy_fd, unlink_quietly
 
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 NOT_SUPPORTED = {errno.EXDEV, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EPERM, errno.EMLINK,
@@ -22,26 +22,47 @@ NOT_SUPPORTED = {errno.EXDEV, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EPERM, errn
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 
-def _reflink(src: str, dst: str) -> None:
+def _reflink(src: str, dst: str, mode: int) -> None:
     import fcntl
 
-    with open(src, "rb") as s:
-        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    _write_new(src, dst, mode, lambda s, d: fcntl.ioctl(d, FICLONE, s))
+
+
+def _copy(src: str, dst: str, mode: int) -> None:
+    _write_new(src, dst, mode, lambda s, d: copy_fd(s, d, os.fstat(s).st_size))
+
+
+def _write_new(src: str, dst: str, mode: int, fill: Callable[[int, int], object]) -> None:
+    """Create `dst` (a temp name: a leftover of a killed run is replaced) with `mode` (less
+    the umask, as git does) and `fill` it from `src`."""
+    source = os.open(src, os.O_RDONLY)
+    try:
         try:
-            fcntl.ioctl(fd, FICLONE, s.fileno())
-        except OSError:
+            fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        except FileExistsError:
+            os.unlink(dst)
+            fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            fill(source, fd)
+        except BaseException:
             os.close(fd)
             os.unlink(dst)
             raise
         os.close(fd)
+    finally:
+        os.close(source)
 
 
-def _copy(src: str, dst: str) -> None:
-    shutil.copyfile(src, dst)
+def _hardlink(src: str, dst: str, mode: int) -> None:
+    os.link(src, dst)
 
 
-_LINKERS: dict[str, Callable[[str, str], None]] = {
-    "reflink": _reflink, "hardlink": os.link, "symlink": os.symlink, "copy": _copy,
+def _symlink(src: str, dst: str, mode: int) -> None:
+    os.symlink(src, dst)
+
+
+_LINKERS: dict[str, Callable[[str, str, int], None]] = {
+    "reflink": _reflink, "hardlink": _hardlink, "symlink": _symlink, "copy": _copy,
 }
 
 
@@ -60,22 +81,20 @@ class Linker:
     def place(self, src: str, dst: str, isexec: bool = False) -> str:
         """Make `dst` hold the object at `src`; returns the link type used."""
         tmp = _temp_name(dst)
-        kind = self._link(src, tmp)
+        mode = 0o755 if isexec else 0o644
+        kind = self._link(src, tmp, mode & ~0o222 if self.protected else mode)
         try:
-            if kind in ("copy", "reflink"):
-                mode = 0o755 if isexec else 0o644
-                os.chmod(tmp, mode & ~0o222 if self.protected else mode)
             os.replace(tmp, dst)
         except BaseException:
             unlink_quietly(tmp)
             raise
         return kind
 
-    def _link(self, src: str, tmp: str) -> str:
+    def _link(self, src: str, tmp: str, mode: int) -> str:
         while self.types:
             kind = self.types[0]
             try:
-                _LINKERS[kind](src, tmp)
+                _LINKERS[kind](src, tmp, mode)
                 return kind
             except OSError as e:
                 unlink_quietly(tmp)

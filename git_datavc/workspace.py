@@ -32,6 +32,7 @@ class Workspace:
     state: State
     linker: Linker
     _known: dict[int, tuple[int, int, int, str]] | None = field(default=None, repr=False)
+    ready_dirs: set[str] = field(default_factory=set, repr=False)  # checkout: checked folders
 
     @classmethod
     def open(cls, repo: git.Repo | None = None) -> "Workspace":

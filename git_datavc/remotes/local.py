@@ -19,13 +19,12 @@ from typing import Collection, Iterable, Iterator
 
 from ..errors import ObjectMissing, RemoteError
 from . import OBJECTS, missing_by_prefix, object_key, valid_oid
-from ..fsutil import create_temp, sync_filesystem, unlink_quietly
+from ..fsutil import copy_fd, create_temp, sync_filesystem, unlink_quietly
 
 BATCH_BELOW = 8 << 20
 BATCH_FILES = 5000
 BATCH_BYTES = 256 << 20
 STAT_BELOW = 64          # fewer objects than this: stat each instead of listing prefixes
-COPY_CHUNK = 8 << 20
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 
@@ -65,7 +64,7 @@ class LocalRemote:
             except OSError as e:
                 raise self._error("cannot write to", e) from None
             try:
-                _copy_fd(source, fd, size)
+                copy_fd(source, fd, size)
                 if size >= BATCH_BELOW:
                     os.fsync(fd)
             except BaseException as e:
@@ -127,7 +126,7 @@ class LocalRemote:
         src = self._open(oid)
         try:
             with open(dst, "wb", buffering=0) as out:
-                _copy_fd(src, out.fileno(), os.fstat(src).st_size)
+                copy_fd(src, out.fileno(), os.fstat(src).st_size)
         finally:
             os.close(src)
 
@@ -194,28 +193,3 @@ class LocalRemote:
         reason = os.strerror(e.errno) if e.errno else str(e)
         hint = "free some space on it" if e.errno == errno.ENOSPC else ""
         return RemoteError(f"{doing} remote {self.name!r} ({self.root}): {reason}", hint)
-
-
-def _copy_fd(src: int, dst: int, size: int) -> int:
-    """Copy the `size` bytes of `src` (objects never change) to `dst`: copy_file_range
-    (reflinks where the filesystem can; one call for a small file), else plain reads and
-    writes. Memory stays at one chunk."""
-    total = 0
-    try:
-        while total < size:
-            n = os.copy_file_range(src, dst, min(COPY_CHUNK, size - total))
-            if not n:
-                break
-            total += n
-        return total
-    except (AttributeError, OSError) as e:
-        if isinstance(e, OSError) and e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL,
-                                                      errno.EOPNOTSUPP, errno.EBADF):
-            raise
-    while chunk := os.read(src, COPY_CHUNK):
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(dst, view):]
-        total += len(chunk)
-    return total
-

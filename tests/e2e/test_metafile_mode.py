@@ -942,3 +942,27 @@ def test_kill_9_during_add_loses_nothing(base: Path, kind: str,
     assert read_tree(repo / "data") == BIG_DIR, "no temp file left behind in the data"
     assert not any(status(repo).values())
     assert_cache_intact(repo)
+
+
+def test_switch_between_a_folder_and_a_file_of_the_same_name(base: Path) -> None:
+    """One version has data/x/ (a folder, and data/z/ that goes away), the other data/x as
+    a file and data/y/w in a folder made anew: the checkout removes folders and creates
+    others in the same run, and never writes into a folder it has taken away."""
+    repo = base
+    one = {"x/a.txt": content("xa"), "x/deep/b.txt": content("xb"), "z/c.txt": content("zc")}
+    two = {"x": content("x-file"), "y/w.txt": content("yw"), "z/c.txt": content("zc")}
+    write_files(repo / "data", one)
+    datavc(repo, "add", "data")
+    commit(repo, "one")
+    git(repo, "checkout", "-q", "-b", "two")
+    run(["rm", "-rf", "data"], repo)
+    write_files(repo / "data", two)
+    datavc(repo, "add", "data")
+    commit(repo, "two")
+    for branch, files in (("main", one), ("two", two), ("main", one)):
+        git(repo, "checkout", "-q", branch)
+        assert read_tree(repo / "data") == files, branch
+    run(["rm", "-rf", "data/x", "data/z"], repo)
+    (repo / "data" / "x").write_bytes(b"a stray file, in no cache")
+    result = datavc(repo, "checkout", "--force")
+    assert read_tree(repo / "data") == one, result.stderr

@@ -221,7 +221,7 @@ def test_interrupted_upload_leaves_no_partial_object(tmp_path: Path, cache: Cach
         seen.extend(str(p.relative_to(remote_dir)) for p in remote_dir.rglob("*") if p.is_file())
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(local, "_copy_fd", dying_copy)
+    monkeypatch.setattr(local, "copy_fd", dying_copy)
     result = transfer.push(cache, remote, [oid])
     assert seen and all(p.startswith("tmp/") for p in seen)     # in flight: outside files/
     assert result.transferred == 0
