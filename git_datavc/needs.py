@@ -16,6 +16,7 @@ from typing import Iterable
 from . import git, metafile, pointer
 from .cache import Cache
 from .errors import DatavcError
+from .state import BlobRefs
 
 LOCKFILES = ("datavc.lock",)  # dvc.lock holds md5 hashes: nothing of ours
 
@@ -33,40 +34,71 @@ class Needed:
 
 
 def _interesting(path: str, size: int) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return size <= pointer.MAX_SIZE or name.endswith(metafile.SUFFIX) or name in LOCKFILES
+    return size <= pointer.MAX_SIZE or _special(path)
 
 
 def _scan_blobs(repo: git.Repo, blobs: Iterable[tuple[str, str]], needed: Needed) -> None:
-    """Read the (sha, path) blobs that may be pointers, metafiles or locks."""
+    """Read the (sha, path) blobs that may be pointers, metafiles or locks. What each
+    blob at a plain path holds is remembered (`BlobRefs`): only new blobs are read."""
     blobs = list(blobs)
     if not blobs:
         return
-    info = git.blob_info(repo, sorted({sha for sha, _ in blobs}))
-    wanted = [(sha, path) for sha, path in blobs
-              if (size := info.get(sha)) is not None and _interesting(path, size)]
-    contents = git.read_blobs(repo, sorted({sha for sha, _ in wanted}))
-    for sha, path in wanted:
-        _parse_into(contents.get(sha, b""), path, needed)
+    refs = BlobRefs(repo.datavc_dir / "state.db")
+    try:
+        known = refs.load()
+        fresh = []
+        for sha, path in blobs:
+            if _special(path) or sha not in known:
+                fresh.append((sha, path))
+            elif known[sha]:
+                needed.add(known[sha], path)
+        learned: dict[str, str] = {}
+        info = git.blob_info(repo, sorted({sha for sha, _ in fresh}))
+        wanted = []
+        for sha, path in fresh:
+            size = info.get(sha)
+            if size is not None and _interesting(path, size):
+                wanted.append((sha, path))
+            elif sha in info and not _special(path):   # a tree, or too big for a pointer
+                learned[sha] = ""
+        contents = git.read_blobs(repo, sorted({sha for sha, _ in wanted}))
+        for sha, path in wanted:
+            oid = _parse_into(contents.get(sha, b""), path, needed)
+            if oid is not None and sha in contents:     # (a missing blob may come later)
+                learned[sha] = oid
+        refs.add(sorted(learned.items()))
+    finally:
+        refs.close()
 
 
-def _parse_into(data: bytes, path: str, needed: Needed) -> None:
+def _special(path: str) -> bool:
+    """A metafile or a lock: read every time (the config folder `.datavc/` is neither)."""
+    name = path.rsplit("/", 1)[-1]
+    return name.endswith(metafile.SUFFIX) and name != metafile.SUFFIX or name in LOCKFILES
+
+
+def _parse_into(data: bytes, path: str, needed: Needed) -> str | None:
+    """Add what the blob at `path` references; for a plain path (no metafile or lock)
+    returns the pointer's object id, or "" for a blob that is no pointer."""
     name = path.rsplit("/", 1)[-1]
     base = path.rsplit("/", 1)[0] if "/" in path else ""
     if name.endswith(metafile.SUFFIX):
         try:
             outs = metafile.load(Path(path), data)
         except DatavcError:
-            return  # a damaged metafile in history: nothing it names can be trusted
+            return None  # a damaged metafile in history: nothing it names can be trusted
         for out in outs:
             needed.add(out.oid, f"{base}/{out.path}" if base else out.path)
-    elif name in LOCKFILES:
+        return None
+    if name in LOCKFILES:
         for out_path, oid in _lock_outs(data, path):
             needed.add(oid, out_path)
-    else:
-        ptr = pointer.parse(data)
-        if ptr is not None and ptr.size > 0:
-            needed.add(ptr.oid, path)
+        return None
+    ptr = pointer.parse(data)
+    if ptr is not None and ptr.size > 0:
+        needed.add(ptr.oid, path)
+        return ptr.oid
+    return ""
 
 
 def _lock_outs(data: bytes, path: str) -> list[tuple[str, str]]:

@@ -205,8 +205,10 @@ def test_sweep_removes_only_old_leftovers_of_interrupted_uploads(backend: Backen
 
 
 def test_fetch_of_objects_the_remote_lacks(backend: Backend, cache: Cache, tmp_path: Path) -> None:
-    oid = add_objects(cache, 1)[0]
-    result = transfer.fetch(Cache(tmp_path / "fresh"), backend.open(), [oid])
+    there, oid = add_objects(cache, 2)
+    transfer.push(cache, backend.open(), [there])       # the remote exists, without `oid`
+    result = transfer.fetch(Cache(tmp_path / "fresh"), backend.open(), [there, oid])
+    assert result.transferred == 1
     assert result.failures == [(oid, f"object {oid} is not on remote 'origin'")]
 
 

@@ -316,6 +316,34 @@ def test_push_then_a_fresh_clone_gets_everything(repo: Path, store: Store) -> No
     datavc(copy, "verify")
 
 
+def test_a_second_push_reads_no_pointer_blob_again(repo: Path, local: Store,
+                                                   tmp_path: Path) -> None:
+    connect(repo, local)
+    for v in ("v1", "v2"):
+        write(repo, "a.bin", content(v))
+        write(repo, "notes.txt", f"plain text {v}\n".encode())   # small, not a pointer
+        commit_all(repo, v)
+
+    def push() -> tuple[str, str]:
+        trace = tmp_path / "trace"
+        trace.unlink(missing_ok=True)
+        result = datavc(repo, "push", "--all-commits", env={"GIT_TRACE": str(trace)})
+        return result.stderr, trace.read_text()
+
+    out, trace = push()
+    assert "cat-file --buffer --batch" in trace, trace
+    assert local.oids() == {b3(content("v1")), b3(content("v2"))}
+    out, trace = push()
+    assert "cat-file" not in trace, trace       # every blob of history was remembered
+    assert "push 0 objects" in out and "2 already there" in out, out
+
+    write(repo, "a.bin", content("v3"))
+    commit_all(repo, "v3")
+    out, trace = push()
+    assert "push 1 objects" in out and trace.count("cat-file") == 2, (out, trace)
+    assert b3(content("v3")) in local.oids()
+
+
 def test_push_scopes_tags_branches_and_history(repo: Path, local: Store) -> None:
     connect(repo, local)
     versions = {v: content(f"a-{v}") for v in ("v0", "v1", "v2")}
