@@ -117,6 +117,26 @@ class MotoServer:
                 f"remote.{name}.region": "us-east-1"}
 
 
+def start_moto_with_auth(workdir: Path, bucket: str) -> tuple[MotoServer, str, str]:
+    """A moto server that checks credentials (after the 4 requests that create them), with
+    one IAM user allowed everything and `bucket` made; returns (server, key id, secret)."""
+    import json
+
+    import boto3
+
+    server = MotoServer(workdir, env={"INITIAL_NO_AUTH_ACTION_COUNT": "4"})
+    server.start()
+    iam = boto3.client("iam", endpoint_url=server.endpoint, region_name="us-east-1",
+                       aws_access_key_id="setup", aws_secret_access_key="setup")
+    iam.create_user(UserName="ci")
+    iam.put_user_policy(UserName="ci", PolicyName="all", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="ci")["AccessKey"]
+    server.client(key["AccessKeyId"], key["SecretAccessKey"]).create_bucket(Bucket=bucket)
+    return server, key["AccessKeyId"], key["SecretAccessKey"]
+
+
 class SSHServer:
     def __init__(self, workdir: Path, port: int = 0) -> None:
         if not os.path.exists(SSHD):

@@ -22,7 +22,7 @@ from git_datavc.errors import RemoteError
 from git_datavc.hashing import hash_bytes, hash_file
 from git_datavc.remotes import Remote, object_key, open_remote, s3
 from tests.servers import (AWS_KEY, MotoServer, SSHServer, aws_env, free_port,  # noqa: F401
-                           moto_server, sshd_server)
+                           moto_server, sshd_server, start_moto_with_auth)
 
 pytestmark = pytest.mark.usefixtures("aws_env", "fast_retries")
 MIB = 1 << 20
@@ -450,24 +450,12 @@ def test_s3_credentials_from_the_environment(tmp_path: Path, cache: Cache,
 
 @pytest.fixture(scope="module")
 def moto_with_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MotoServer, dict[str, str]]]:
-    """A moto server that checks credentials (after the 4 requests that create them)."""
-    import boto3
-
-    server = MotoServer(tmp_path_factory.mktemp("moto-auth"),
-                        env={"INITIAL_NO_AUTH_ACTION_COUNT": "4"})
-    server.start()
-    iam = boto3.client("iam", endpoint_url=server.endpoint, region_name="us-east-1",
-                       aws_access_key_id="setup", aws_secret_access_key="setup")
-    iam.create_user(UserName="ci")
-    iam.put_user_policy(UserName="ci", PolicyName="all", PolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
-    key = iam.create_access_key(UserName="ci")["AccessKey"]
-    server.client(key["AccessKeyId"], key["SecretAccessKey"]).create_bucket(Bucket="secure")
+    """A moto server that checks credentials, and the settings of a remote on it."""
+    server, key_id, secret = start_moto_with_auth(tmp_path_factory.mktemp("moto-auth"), "secure")
     yield server, {"remote.origin.url": "s3://secure/x",
                    "remote.origin.endpointurl": server.endpoint,
-                   "remote.origin.accesskeyid": key["AccessKeyId"],
-                   "remote.origin.secretaccesskey": key["SecretAccessKey"]}
+                   "remote.origin.accesskeyid": key_id,
+                   "remote.origin.secretaccesskey": secret}
     server.stop()
 
 

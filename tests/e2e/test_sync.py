@@ -22,7 +22,7 @@ import pytest
 
 from tests.helpers import cache_object, datavc, git
 from tests.servers import (MotoServer, SSHServer, aws_env, free_port,  # noqa: F401
-                           moto_server, sshd_server)
+                           moto_server, sshd_server, start_moto_with_auth)
 
 pytestmark = pytest.mark.usefixtures("aws_env")
 NAME = "store"          # the data remote every test configures
@@ -657,26 +657,13 @@ def test_s3_server_killed_in_the_middle_of_a_push(repo: Path, tmp_path: Path) ->
 
 @pytest.fixture(scope="module")
 def moto_with_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    """A moto server that checks credentials (after the 4 requests that create them)."""
-    import boto3
-
-    server = MotoServer(tmp_path_factory.mktemp("moto-auth"),
-                        env={"INITIAL_NO_AUTH_ACTION_COUNT": "4"})
-    server.start()
+    """A moto server that checks credentials, and a store on it with the right ones."""
+    server, key_id, secret = start_moto_with_auth(tmp_path_factory.mktemp("moto-auth"), "secure")
     try:
-        iam = boto3.client("iam", endpoint_url=server.endpoint, region_name="us-east-1",
-                           aws_access_key_id="setup", aws_secret_access_key="setup")
-        iam.create_user(UserName="ci")
-        iam.put_user_policy(UserName="ci", PolicyName="all", PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
-        key = iam.create_access_key(UserName="ci")["AccessKey"]
-        server.client(key["AccessKeyId"], key["SecretAccessKey"]).create_bucket(Bucket="secure")
         yield Store("s3", f"s3://secure/{S3_PREFIX}", {
             f"remote.{NAME}.endpointurl": server.endpoint,
-            f"remote.{NAME}.accesskeyid": key["AccessKeyId"],
-            f"remote.{NAME}.secretaccesskey": key["SecretAccessKey"]}, server=server,
-            bucket="secure")
+            f"remote.{NAME}.accesskeyid": key_id,
+            f"remote.{NAME}.secretaccesskey": secret}, server=server, bucket="secure")
     finally:
         server.stop()
 
