@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -40,7 +40,8 @@ class FilterContext:
     root: Path                       # the work tree; git runs filters from its top
     fetch: Fetcher | None = None
     smudge_links: Path | None = None  # git dir: link mode, smudge notes paths for the hooks
-    quiet_pointers: bool = False     # DATAVC_SKIP_SMUDGE: pointers are what the user asked for
+    # DATAVC_SKIP_SMUDGE: pointers are what the user asked for, no warning about them
+    quiet_pointers: bool = field(default_factory=lambda: bool(os.environ.get("DATAVC_SKIP_SMUDGE")))
     pointers_left: int = 0           # files checked out as pointers (their objects missing)
 
     def left_as_pointer(self, pathname: str, oid: str) -> None:

@@ -94,13 +94,14 @@ def remote_doomed(cache: Cache, remote: Remote, kept: needs.Needed) -> list[str]
 
     unread = [d for d in kept.dirs() if d not in kept.members]
     if unread:
-        transfer.fetch(cache, remote, unread)
+        fetched = transfer.fetch(cache, remote, unread)
         unread = needs.expand(cache, kept)
-    if unread:
-        raise DatavcError(f"cannot tell which files {len(unread)} kept directories list "
-                          f"(first: {kept.oids[unread[0]]}, manifest {unread[0][:12]}): the "
-                          f"manifest is neither in the cache nor on remote {remote.name!r}; "
-                          "nothing was deleted from the remote")
+        if unread:
+            why = fetched.error or dict(fetched.failures).get(unread[0], "")
+            raise DatavcError(f"cannot tell which files {len(unread)} kept directories list "
+                              f"(first: {kept.oids[unread[0]]}, manifest {unread[0][:12]}: "
+                              f"{why or 'not in the cache'}); nothing was deleted from the "
+                              "remote")
     doomed = [oid for oid in remote.iter_oids() if oid not in kept.oids]
     return sorted(doomed, key=lambda oid: not oid.endswith(".dir"))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -22,6 +21,8 @@ def run(args: Sequence[str], cwd: str | os.PathLike[str] | None = None,
             # Through files: subprocess's pipe loop wakes for every write of git's (three per
             # object in `cat-file --batch`) and feeds 512 bytes per round; for 10,000 ids
             # that loop cost more than git's own work.
+            import tempfile     # not at the top: the filter and hooks start without it
+
             with tempfile.TemporaryFile() as f_in, tempfile.TemporaryFile() as f_out:
                 f_in.write(input)
                 f_in.seek(0)

@@ -16,7 +16,7 @@ from typing import Iterable
 from . import git, metafile, pointer
 from .cache import Cache
 from .errors import DatavcError
-from .state import BlobRefs
+from .state import State
 
 LOCKFILES = ("datavc.lock",)  # dvc.lock holds md5 hashes: nothing of ours
 
@@ -43,9 +43,9 @@ def _scan_blobs(repo: git.Repo, blobs: Iterable[tuple[str, str]], needed: Needed
     blobs = list(blobs)
     if not blobs:
         return
-    refs = BlobRefs(repo.datavc_dir / "state.db")
+    state = State(repo.datavc_dir / "state.db")
     try:
-        known = refs.load()
+        known = state.blob_refs()
         fresh = []
         for sha, path in blobs:
             if _special(path) or sha not in known:
@@ -66,9 +66,10 @@ def _scan_blobs(repo: git.Repo, blobs: Iterable[tuple[str, str]], needed: Needed
             oid = _parse_into(contents.get(sha, b""), path, needed)
             if oid is not None and sha in contents:     # (a missing blob may come later)
                 learned[sha] = oid
-        refs.add(sorted(learned.items()))
+        if learned:
+            state.add_blob_refs(sorted(learned.items()))
     finally:
-        refs.close()
+        state.close()
 
 
 def _special(path: str) -> bool:

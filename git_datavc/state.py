@@ -47,6 +47,8 @@ class State:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA.format(table=self.table))
             self._db.execute("CREATE TABLE IF NOT EXISTS manifests (key TEXT PRIMARY KEY)")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS blob_refs (blob TEXT PRIMARY KEY, oid TEXT)")
         return self._db
 
     def get(self, st: os.stat_result) -> str | None:
@@ -92,6 +94,21 @@ class State:
         except Exception as e:
             _tolerate(e)
 
+    def blob_refs(self) -> dict[str, str]:
+        """git blob id -> the object id its pointer names ("" when it is no pointer). Blobs
+        never change, so `needs` scans of history read each blob once."""
+        try:
+            return dict(self._conn().execute("SELECT blob, oid FROM blob_refs"))
+        except Exception as e:
+            _tolerate(e)
+            return {}
+
+    def add_blob_refs(self, rows: list[tuple[str, str]]) -> None:
+        try:
+            self._conn().executemany("INSERT OR REPLACE INTO blob_refs VALUES (?, ?)", rows)
+        except Exception as e:
+            _tolerate(e)
+
     def forget(self, st: os.stat_result) -> None:
         try:
             self._conn().execute(f"DELETE FROM {self.table} WHERE inode=?", (inode_key(st),))
@@ -127,33 +144,3 @@ def _tolerate(e: Exception) -> None:
 def same_file(a: os.stat_result, b: os.stat_result) -> bool:
     return (a.st_ino, a.st_size, a.st_mtime_ns, a.st_ctime_ns) == \
         (b.st_ino, b.st_size, b.st_mtime_ns, b.st_ctime_ns)
-
-
-class BlobRefs:
-    """git blob id -> the object id its pointer names ("" when it is no pointer), in the
-    same sqlite file. Blobs never change, so `needs` scans of history read each blob once:
-    a no-op push of 100,000 pointers costs a lookup, not a `cat-file` of each."""
-
-    def __init__(self, path: Path) -> None:
-        self.state = State(path)
-
-    def load(self) -> dict[str, str]:
-        try:
-            db = self.state._conn()
-            db.execute("CREATE TABLE IF NOT EXISTS blob_refs (blob TEXT PRIMARY KEY, oid TEXT)")
-            return dict(db.execute("SELECT blob, oid FROM blob_refs"))
-        except Exception as e:
-            _tolerate(e)
-            return {}
-
-    def add(self, rows: list[tuple[str, str]]) -> None:
-        if not rows:
-            return
-        try:
-            self.state._conn().executemany(
-                "INSERT OR REPLACE INTO blob_refs VALUES (?, ?)", rows)
-        except Exception as e:
-            _tolerate(e)
-
-    def close(self) -> None:
-        self.state.close()

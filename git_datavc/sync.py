@@ -126,7 +126,7 @@ def push_needed(cache: Cache, remote: Remote, wanted: needs.Needed, jobs: int = 
 def _pushable(cache: Cache, remote: Remote, oids: list[str]) -> list[str]:
     """`oids`, less those this cache lacks but the remote has already (pushed from another
     clone): only an object missing on both sides is a failure."""
-    absent = [oid for oid in oids if not cache.has(oid)]
+    absent = set(oids) - cache.present(oids)
     lacking = remote.missing(absent) if absent else set()
     return [oid for oid in oids if oid not in absent or oid in lacking]
 

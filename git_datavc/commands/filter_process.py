@@ -69,7 +69,6 @@ def run() -> int:
     # own filter may need these objects, and when it ends.
     with cache.writer(auto_flush=False) as cache_writer:
         ctx = filters.FilterContext(cache, cache_writer, state, repo.root)
-        ctx.quiet_pointers = bool(os.environ.get("DATAVC_SKIP_SMUDGE"))
         if remote and not ctx.quiet_pointers:
             ctx.fetch = _Fetcher(repo, settings, cache, remote)
         from ..filterlinks import link_mode
@@ -232,7 +231,6 @@ def main_single(command: str, pathname: str) -> int:
         ctx = filters.FilterContext(cache, cache_writer,
                                     State(repo.datavc_dir / "state.db", table="clean_hints"),
                                     repo.root)
-        ctx.quiet_pointers = bool(os.environ.get("DATAVC_SKIP_SMUDGE"))
         if command == "clean":
             sys.stdout.buffer.write(filters.clean(ctx, pathname, chunks))
         else:

@@ -107,16 +107,8 @@ class S3Remote:
         return True
 
     def _check_bucket(self) -> None:
-        with self._errors("look up"):
-            try:
-                self.client.head_bucket(Bucket=self.bucket)
-            except Exception as e:
-                code = getattr(e, "response", {}).get("Error", {}).get("Code")
-                if code in ("404", "NoSuchBucket", "NotFound"):
-                    raise RemoteError(f"bucket {self.bucket!r} does not exist"
-                                      + (f" at {self.endpoint}" if self.endpoint else ""),
-                                      f"create it, or fix remote.{self.name}.url") from None
-                raise
+        with self._errors("look up"):   # a 404 here is "no such bucket" (see map_error)
+            self.client.head_bucket(Bucket=self.bucket)
 
     def _list(self, sub: str) -> set[str]:
         """Object ids under `files/blake3/<sub>`."""
@@ -235,7 +227,8 @@ def map_error(remote: S3Remote, doing: str, exc: BaseException,
     if isinstance(exc, bx.ClientError):
         err = exc.response.get("Error", {})
         code = str(err.get("Code", ""))
-        if code == "NoSuchBucket":
+        if code == "NoSuchBucket" or code in ("404", "NotFound") and not oid:
+            # (HeadBucket's 404 has no body; calls about one object pass its `oid`)
             return RemoteError(f"bucket {remote.bucket!r} does not exist{at}",
                                f"create it, or fix remote.{remote.name}.url")
         if code in ("NoSuchKey", "404", "NotFound") and oid:
