@@ -237,6 +237,29 @@ def test_s3_missing_costs_a_few_listings(tmp_path: Path, cache: Cache,
     remote.close()
 
 
+def test_s3_fetch_of_a_big_object_is_one_probe_and_a_range_per_thread(
+        tmp_path: Path, cache: Cache, moto_server: MotoServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Few big ranges, not many small ones: moto (and other simple servers) read the whole
+    # object for every range request.
+    monkeypatch.setattr(s3, "MULTIPART_FROM", 8 * MIB)
+    monkeypatch.setattr(s3, "PART_SIZE", 1 * MIB)
+    backend = make_backend("s3", tmp_path, moto_server, None)
+    oid = cache.add_bytes(os.urandom(12 * MIB))
+    assert transfer.push(cache, backend.open(), [oid]).transferred == 1
+    remote = backend.open()
+    calls: list[str] = []
+    remote.client.meta.events.register(  # type: ignore[attr-defined]
+        "before-call.s3", lambda model, **kw: calls.append(model.name))
+    fresh = Cache(tmp_path / "fresh")
+    result = transfer.fetch(fresh, remote, [oid])
+    assert (result.transferred, result.failures) == (1, [])
+    assert fresh.path(oid).read_bytes() == cache.path(oid).read_bytes()
+    # the probe that learns the size, the transfer manager's HEAD, one range per thread
+    assert calls.count("GetObject") == 1 + s3.PART_THREADS
+    assert calls.count("HeadObject") <= 1 and len(calls) <= 2 + s3.PART_THREADS
+
+
 def test_s3_noop_push_of_a_directory_asks_about_its_manifest_only(
         tmp_path: Path, cache: Cache, moto_server: MotoServer) -> None:
     from git_datavc import metafile, needs, sync
