@@ -260,6 +260,23 @@ def test_s3_fetch_of_a_big_object_is_one_probe_and_a_range_per_thread(
     assert calls.count("HeadObject") <= 1 and len(calls) <= 2 + s3.PART_THREADS
 
 
+def test_s3_small_puts_skip_the_100_continue_round_trip(tmp_path: Path, cache: Cache,
+                                                       moto_server: MotoServer) -> None:
+    backend = make_backend("s3", tmp_path, moto_server, None)
+    small, medium = cache.add_bytes(os.urandom(5000)), cache.add_bytes(os.urandom(3 * MIB))
+    remote = backend.open()
+    expects: dict[int, str | None] = {}
+    remote.client.meta.events.register(  # type: ignore[attr-defined]
+        "before-send.s3.PutObject",
+        lambda request, **kw: expects.__setitem__(int(request.headers["Content-Length"]),
+                                                  request.headers.get("Expect")))
+    assert transfer.push(cache, remote, [small, medium]).transferred == 2
+    assert expects == {5000: None, 3 * MIB: b"100-continue"}
+    fresh = Cache(tmp_path / "fresh")
+    assert transfer.fetch(fresh, backend.open(), [small, medium]).transferred == 2
+    assert fresh.path(small).read_bytes() == cache.path(small).read_bytes()
+
+
 def test_s3_noop_push_of_a_directory_asks_about_its_manifest_only(
         tmp_path: Path, cache: Cache, moto_server: MotoServer) -> None:
     from git_datavc import metafile, needs, sync
