@@ -89,7 +89,8 @@ def push(cache: Cache, remote: Remote, oids: Iterable[str], jobs: int = 0) -> Re
         return sizes[oid]
 
     with _progress(f"push to {remote.name}", sum(sizes.values()), "B") as bar:
-        done = _run(todo, upload, jobs or remote.jobs, result, bar, by_bytes=True)
+        done = _run(todo, upload, jobs or remote.jobs, result, bar, by_bytes=True,
+                    local="local file")
         try:
             remote.flush()
         except RemoteError as e:        # the batch was never made visible: none of it counts
@@ -112,7 +113,8 @@ def fetch(cache: Cache, remote: Remote, oids: Iterable[str], jobs: int = 0) -> R
 
     with _progress(f"fetch from {remote.name}", len(todo), "obj") as bar:
         try:
-            _run(todo, download, jobs or remote.jobs, result, bar, by_bytes=False)
+            _run(todo, download, jobs or remote.jobs, result, bar, by_bytes=False,
+                 local=f"the cache in {cache.root}")
         finally:
             writer.flush()      # whatever was verified enters the cache, even after ^C
     return result
@@ -172,9 +174,10 @@ def _size(cache: Cache, oid: str) -> int:
 
 
 def _run(todo: list[str], work: Callable[[str], int], jobs: int, result: Result, bar: Any,
-         by_bytes: bool) -> list[str]:
-    """Apply `work` to every oid on `jobs` threads; returns the oids done."""
-    queue = _Queue(todo, work, result, bar, by_bytes)
+         by_bytes: bool, local: str) -> list[str]:
+    """Apply `work` to every oid on `jobs` threads; returns the oids done. `local` names the
+    local side in messages about local errors that name no file (a full disk)."""
+    queue = _Queue(todo, work, result, bar, by_bytes, local)
     threads = [threading.Thread(target=queue.worker, daemon=True,
                                 name=f"datavc-transfer-{i}")
                for i in range(max(1, min(jobs, len(todo))))] if todo else []
@@ -195,8 +198,9 @@ def _run(todo: list[str], work: Callable[[str], int], jobs: int, result: Result,
 
 class _Queue:
     def __init__(self, todo: list[str], work: Callable[[str], int], result: Result, bar: Any,
-                 by_bytes: bool) -> None:
+                 by_bytes: bool, local: str) -> None:
         self.items = iter(todo)
+        self.local = local
         self.work, self.result, self.bar, self.by_bytes = work, result, bar, by_bytes
         self.lock = threading.Lock()
         self.stop = threading.Event()
@@ -220,8 +224,8 @@ class _Queue:
                 self._fail(oid, e.message, fatal=True, hint=e.hint)
             except OSError as e:
                 fatal = e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
-                where = f" {e.filename}" if e.filename else ""
-                self._fail(oid, f"local file{where}: {e.strerror or e}", fatal)
+                where = f"local file {e.filename}" if e.filename else self.local
+                self._fail(oid, f"{where}: {e.strerror or e}", fatal)
             except BaseException as e:  # a bug: re-raised in the calling thread
                 self.crash.append(e)
                 self.stop.set()

@@ -605,6 +605,58 @@ def test_a_corrupt_object_on_the_remote_never_enters_a_cache(repo: Path, local: 
     datavc(copy, "verify")
 
 
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs: a real filesystem that fills up (mounting it needs root)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_while_fetching_leaves_nothing_partial(repo: Path, local: Store,
+                                                            small_disk: Path) -> None:
+    big = {f"big/f{i}": content(f"big{i}", 1 << 20) for i in range(6)}   # 6 MiB in all
+    connect(repo, local)
+    for rel, data in big.items():
+        write(repo, rel, data)
+    datavc(repo, "add", "big")
+    commit_all(repo, "big")
+    datavc(repo, "push")
+
+    copy = repo.parent / "copy"
+    git(repo.parent, "clone", "-q", "--no-checkout", str(repo), "copy")
+    write_local(copy, local)
+    cache_dir = small_disk / "cache"
+    git(copy, "config", "-f", ".datavc/config.local", "cache.dir", str(cache_dir))
+    git(copy, "checkout", "-q", "main")
+    result = datavc(copy, "pull", check=False)
+    assert_one_line_error(result, "the cache in", "No space left on device")
+    # What reached the cache is whole and verified; no temp file is left behind.
+    objects = [p for p in (cache_dir / "files").rglob("*") if p.is_file()]
+    assert 0 < len(objects) < len(big) + 1, objects
+    for path in objects:
+        got = blake3.blake3(path.read_bytes()).hexdigest()
+        assert path.parent.name + path.name == got or path.name.endswith(".dir"), path
+    tmp = cache_dir / "tmp"
+    assert not tmp.is_dir() or list(tmp.iterdir()) == []
+    # The workspace holds no partial file: each data file is there whole, or not at all.
+    for rel, data in big.items():
+        assert not (copy / rel).exists() or (copy / rel).read_bytes() == data, rel
+
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
+    rerun = datavc(copy, "pull")
+    assert "fetch" in rerun.stderr, rerun.stderr
+    assert read_files(copy, big) == big
+    assert git(copy, "status", "--porcelain").stdout == ""
+    datavc(copy, "verify")
+
+
 def test_s3_server_killed_in_the_middle_of_a_push(repo: Path, tmp_path: Path) -> None:
     (tmp_path / "moto").mkdir()
     server = MotoServer(tmp_path / "moto")
