@@ -21,8 +21,9 @@ separately by wrapping the filter's `process` command from the repository config
 in /usr/bin/time as well.
 
 All git commands run with HOME set to a directory under the work dir (holding a
-.gitconfig with a user name and gc.auto=0) and GIT_CONFIG_NOSYSTEM=1, so the
-user's own git configuration is never read nor written. The page cache cannot
+.gitconfig with a user name and gc.auto=0), GIT_CONFIG_NOSYSTEM=1 and
+GIT_CEILING_DIRECTORIES at the work dir (bench/benchlib.py), so the user's own git
+configuration is never read nor written. The page cache cannot
 be dropped: all runs are warm. os.sync() runs before every timed step so that
 one step does not pay for writing back the previous one's data.
 
@@ -46,18 +47,13 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import filecmp
 import hashlib
 import os
 import platform
-import re
 import shlex
 import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,29 +61,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-import gen_data  # noqa: E402  (sibling module)
+import benchlib  # noqa: E402  (sibling modules)
+import gen_data  # noqa: E402
+from benchlib import (MIB, TIME_BIN, StepFailed, describe_machine, first_line,  # noqa: E402
+                      fmt_seconds, isolated_env, parse_time_output, progress, table, tail)
 
-TIME_BIN = "/usr/bin/time"
 RESULTS_FILE = HERE / "RESULTS.md"
 SECTION_BEGIN = "<!-- filter-bench:begin (written by bench/filter_bench.py --write-results) -->"
 SECTION_END = "<!-- filter-bench:end -->"
 SECTION_TITLE = "Filter mode: git-datavc vs Git LFS vs plain git"
-MIB = 1 << 20
 POINTER_MAX = 1024  # a pointer blob is far smaller than this
-
-HOME_GITCONFIG = """\
-[user]
-\tname = git-datavc bench
-\temail = bench@example.invalid
-[init]
-\tdefaultBranch = main
-[gc]
-\tauto = 0
-[maintenance]
-\tauto = false
-[advice]
-\tdetachedHead = false
-"""
 
 
 # --------------------------------------------------------------------------- data types
@@ -139,55 +122,16 @@ class Results:
         return self.samples.get((tool, step), [])
 
 
-class StepFailed(Exception):
-    pass
-
-
 # --------------------------------------------------------------------------- running commands
 
-class Runner:
+class Runner(benchlib.Runner):
     """Runs commands with the isolated environment; times them under /usr/bin/time."""
-
-    def __init__(self, env: dict[str, str], timeout: float) -> None:
-        self.env = env
-        self.timeout = timeout
-
-    def _wait(self, proc: "subprocess.Popen[bytes]", what: str) -> tuple[bytes, bytes]:
-        try:
-            return proc.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the session we started for this command
-            proc.communicate()
-            raise StepFailed(f"{what}: timed out after {self.timeout:.0f} s") from None
-
-    def run(self, args: list[str], cwd: Path) -> str:
-        """Untimed command; returns stdout, raises StepFailed on error."""
-        proc = subprocess.Popen(args, cwd=cwd, env=self.env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True)
-        out, err = self._wait(proc, shlex.join(args))
-        if proc.returncode != 0:
-            raise StepFailed(f"{shlex.join(args)} exited {proc.returncode}: {tail(err)}")
-        return out.decode(errors="replace")
 
     def timed(self, args: list[str], cwd: Path, filter_log: Path | None = None) -> Sample:
         if filter_log is not None:
             filter_log.write_text("")
-        with tempfile.NamedTemporaryFile("r", prefix="time-", suffix=".txt") as out:
-            argv = [TIME_BIN, "-f", "%e %M", "-o", out.name, "--", *args]
-            os.sync()
-            start = time.perf_counter()
-            proc = subprocess.Popen(argv, cwd=cwd, env=self.env, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                    start_new_session=True)
-            _, err = self._wait(proc, shlex.join(args))
-            seconds = time.perf_counter() - start
-            if proc.returncode != 0:
-                raise StepFailed(f"{shlex.join(args)} exited {proc.returncode}: {tail(err)}")
-            rss = parse_time_output(out.read())
-        if rss is None:
-            raise StepFailed(f"{shlex.join(args)}: no output from {TIME_BIN}")
-        return Sample(seconds, rss[1], read_filter_log(filter_log))
+        t = self.timed_run(args, cwd, keep_stdout=False)
+        return Sample(t.seconds, t.time.rss_kib, read_filter_log(filter_log))
 
 
 def next_second() -> None:
@@ -202,44 +146,12 @@ def next_second() -> None:
     time.sleep(1.05 - time.time() % 1.0)
 
 
-def tail(data: bytes, lines: int = 5) -> str:
-    return " | ".join(data.decode(errors="replace").strip().splitlines()[-lines:])
-
-
-def parse_time_output(text: str) -> tuple[float, int] | None:
-    """Last '%e %M' line written by /usr/bin/time (other lines are its notes)."""
-    for line in reversed(text.splitlines()):
-        m = re.fullmatch(r"\s*([\d.]+)\s+(\d+)\s*", line)
-        if m:
-            return float(m.group(1)), int(m.group(2))
-    return None
-
-
 def read_filter_log(path: Path | None) -> int | None:
+    """The highest peak RSS in the wrapped filter's /usr/bin/time log."""
     if path is None or not path.exists():
         return None
-    peaks = [p[1] for p in map(parse_time_output, path.read_text().splitlines()) if p]
+    peaks = [p.rss_kib for p in map(parse_time_output, path.read_text().splitlines()) if p]
     return max(peaks) if peaks else None
-
-
-def isolated_env(home: Path) -> dict[str, str]:
-    """Environment that reads no user or system git config and no GIT_* overrides."""
-    home.mkdir(parents=True, exist_ok=True)
-    (home / ".gitconfig").write_text(HOME_GITCONFIG)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
-               GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0")
-    venv_bin = REPO_ROOT / ".venv" / "bin"  # a development install of git-datavc, if any
-    if shutil.which("git-datavc", path=env.get("PATH")) is None and (venv_bin / "git-datavc").exists():
-        env["PATH"] = f"{venv_bin}{os.pathsep}{env.get('PATH', '')}"
-    return env
-
-
-def tool_version(runner: Runner, args: list[str]) -> str | None:
-    try:
-        return runner.run(args, HERE).strip().splitlines()[0]
-    except (StepFailed, OSError, IndexError):
-        return None
 
 
 # --------------------------------------------------------------------------- one tool, one run
@@ -422,24 +334,14 @@ def machine_limits(data: Path, scratch: Path, runner: Runner) -> list[Limit]:
 
 def machine_info(runner: Runner, workdir: Path, versions: dict[str, str | None],
                  load_start: float) -> list[tuple[str, str]]:
-    def first_line(path: str, key: str) -> str:
-        try:
-            for line in Path(path).read_text().splitlines():
-                if line.startswith(key):
-                    return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-        return "?"
-
-    mem_kib = first_line("/proc/meminfo", "MemTotal").split()[0]
-    fstype = tool_version(runner, ["findmnt", "-n", "-o", "FSTYPE", "-T", str(workdir)]) or "?"
+    m = describe_machine(runner, workdir)
     return [
-        ("date (UTC)", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")),
-        ("CPU", f"{first_line('/proc/cpuinfo', 'model name')}, nproc = {len(os.sched_getaffinity(0))}"),
-        ("memory", f"{int(mem_kib) / MIB:.1f} GiB" if mem_kib.isdigit() else "?"),
+        ("date (UTC)", m.date),
+        ("CPU", f"{m.cpu}, nproc = {m.nproc}"),
+        ("memory", m.memory),
         ("load average (1 min) at start / end",
          f"{load_start:.2f} / {os.getloadavg()[0]:.2f} (other work on the machine skews the figures)"),
-        ("OS", f"{platform.system()} {platform.release()}, work dir on {fstype}"),
+        ("OS", f"{m.system}, work dir on {m.fstype}"),
         ("git", versions["git"] or "?"),
         ("git-lfs", versions["lfs"] or "not installed"),
         ("git-datavc", versions["datavc"] or "not installed"),
@@ -476,15 +378,6 @@ REPORT_STEPS = ["big_add", "big_add_commit", "v2_add_commit", "checkout_v1", "ch
                 "small_add", "small_add_commit", "status_first", "status_again"]
 
 
-def fmt_seconds(samples: list[Sample]) -> str:
-    if not samples:
-        return "–"
-    lo, hi = min(s.seconds for s in samples), max(s.seconds for s in samples)
-    digits = 3 if hi < 1 else 2 if hi < 10 else 1
-    return f"{lo:.{digits}f}" if len(samples) == 1 or round(lo, digits) == round(hi, digits) \
-        else f"{lo:.{digits}f}–{hi:.{digits}f}"
-
-
 def fmt_rss(samples: list[Sample]) -> str:
     if not samples:
         return "–"
@@ -498,13 +391,6 @@ def ratio(a: list[Sample], b: list[Sample]) -> str:
         return "–"
     base = min(s.seconds for s in b)
     return f"{min(s.seconds for s in a) / base:.2f}×" if base > 0 else "–"
-
-
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
 
 
 def render(results: Results, tools: list[Tool], labels: dict[str, str], limits: list[Limit],
@@ -599,10 +485,6 @@ def write_results(section: str) -> None:
 
 # --------------------------------------------------------------------------- main
 
-def progress(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
 def reproduce_command(args: argparse.Namespace) -> str:
     parts = ["python3 bench/filter_bench.py"]
     for opt, default in (("big_mib", 1024), ("small_count", 50_000), ("runs", 2), ("seed", 1),
@@ -647,15 +529,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not os.access(TIME_BIN, os.X_OK):
-        sys.exit(f"{TIME_BIN} not found: install GNU time (apt-get install time)")
+    benchlib.require_gnu_time()
 
     gen_data.generate(args.data, args.big_mib, args.small_count, args.seed)
     load_start = os.getloadavg()[0]
-    runner = Runner(isolated_env(args.workdir / "home"), args.timeout)
-    versions = {"git": tool_version(runner, ["git", "--version"]),
-                "lfs": tool_version(runner, ["git", "lfs", "version"]),
-                "datavc": tool_version(runner, ["git", "datavc", "--version"])}
+    # prefer_venv=False: a git-datavc on PATH is the one benchmarked (see benchlib)
+    runner = Runner(isolated_env(args.workdir, args.workdir / "home", prefer_venv=False),
+                    args.timeout)
+    versions = {"git": first_line(runner, ["git", "--version"]),
+                "lfs": first_line(runner, ["git", "lfs", "version"]),
+                "datavc": first_line(runner, ["git", "datavc", "--version"])}
 
     keys = [args.only] if args.only else ["datavc", "lfs"]
     if not args.no_baseline and "plain" not in keys:

@@ -38,8 +38,9 @@ its mean and maximum (the benchmark's own bookkeeping is in it too, a few percen
 
 Git and DVC run with HOME under the work dir (git user, gc.auto=0, git-datavc's drivers
 installed there with `git datavc install --global --no-hooks`; DVC analytics and update
-checks off) and GIT_CONFIG_NOSYSTEM=1; DVC's site cache goes into each repository's
-.dvc/tmp. Warm page cache (it cannot be dropped here); os.sync() before each timed step.
+checks off), GIT_CONFIG_NOSYSTEM=1 and GIT_CEILING_DIRECTORIES at the work dir
+(bench/benchlib.py); DVC's site cache goes into each repository's .dvc/tmp. Warm page
+cache (it cannot be dropped here); os.sync() before each timed step.
 
 git-datavc runs from a copy of this checkout's git_datavc/ taken at the start, with the
 checkout's .venv python (its dependencies): the figures are those of one version of the
@@ -58,18 +59,14 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import platform
 import random
-import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -78,28 +75,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-import gen_data  # noqa: E402  (sibling module)
+import benchlib  # noqa: E402  (sibling modules)
+import gen_data  # noqa: E402
+from benchlib import (MIB, VENV_PYTHON, StepFailed, describe_machine, first_line,  # noqa: E402
+                      fmt_seconds, isolated_env, progress, table, tail)
 
-TIME_BIN = "/usr/bin/time"
 RESULTS_FILE = HERE / "results_metafile.md"
-MIB = 1 << 20
 DEFAULT_DVC = HERE / "scratch" / "dvc-venv" / "bin" / "dvc"
 CHANGE_EVERY = 100  # every 100th file changes: 1%
 DATA_FORMAT = 1     # bump when the generated data changes
-
-HOME_GITCONFIG = """\
-[user]
-\tname = git-datavc bench
-\temail = bench@example.invalid
-[init]
-\tdefaultBranch = main
-[gc]
-\tauto = 0
-[maintenance]
-\tauto = false
-[advice]
-\tdetachedHead = false
-"""
 
 TOOL_LABELS = {"datavc": "git-datavc", "dvc": "DVC"}
 
@@ -132,19 +116,6 @@ class Results:
 
     def get(self, tool: str, count: int, step: str) -> list[Sample]:
         return self.samples.get((tool, count, step), [])
-
-
-class StepFailed(Exception):
-    pass
-
-
-def progress(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def tail(data: bytes | str, lines: int = 5) -> str:
-    text = data.decode(errors="replace") if isinstance(data, bytes) else data
-    return " | ".join(text.strip().splitlines()[-lines:])
 
 
 # --------------------------------------------------------------------------- memory sampler
@@ -195,70 +166,38 @@ class TreeMemory(threading.Thread):
         return self.peak_kib
 
 
+class StepWatch(benchlib.Watch):
+    """The whole tree's PSS peak (TreeMemory) and the CPU seconds the whole machine spent
+    busy while a timed command ran."""
+
+    def __init__(self) -> None:
+        self.pss_kib = 0
+        self.busy = 0.0
+        self._sampler: TreeMemory | None = None
+
+    def before(self) -> None:
+        self.busy = -cpu_busy_seconds()
+
+    def started(self, pid: int) -> None:
+        self._sampler = TreeMemory(pid)
+        self._sampler.start()
+
+    def ended(self) -> None:
+        if self._sampler is not None:
+            self.pss_kib = self._sampler.stop()
+        self.busy += cpu_busy_seconds()
+
+
 # --------------------------------------------------------------------------- running commands
 
-class Runner:
-    def __init__(self, env: dict[str, str], timeout: float) -> None:
-        self.env = env
-        self.timeout = timeout
-
-    def _env(self, extra: dict[str, str] | None) -> dict[str, str]:
-        return {**self.env, **(extra or {})}
-
-    def _wait(self, proc: "subprocess.Popen[bytes]", what: str) -> tuple[bytes, bytes]:
-        try:
-            return proc.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the session we started for this command
-            proc.communicate()
-            raise StepFailed(f"{what}: timed out after {self.timeout:.0f} s") from None
-
-    def run(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
-        """Untimed command; returns stdout, raises StepFailed on error."""
-        proc = subprocess.Popen(args, cwd=cwd, env=self._env(env), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True)
-        out, err = self._wait(proc, shlex.join(args))
-        if proc.returncode != 0:
-            raise StepFailed(f"{shlex.join(args)} exited {proc.returncode}: {tail(err)}")
-        return out.decode(errors="replace")
-
+class Runner(benchlib.Runner):
     def timed(self, args: list[str], cwd: Path, env: dict[str, str] | None = None
               ) -> tuple[Sample, str]:
         """Timed command: (sample, stdout + stderr)."""
-        with tempfile.NamedTemporaryFile("r", prefix="time-", suffix=".txt") as out:
-            argv = [TIME_BIN, "-f", "%e %M %U %S", "-o", out.name, "--", *args]
-            os.sync()
-            busy_before = cpu_busy_seconds()
-            start = time.perf_counter()
-            proc = subprocess.Popen(argv, cwd=cwd, env=self._env(env), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    start_new_session=True)
-            sampler = TreeMemory(proc.pid)
-            sampler.start()
-            try:
-                stdout, stderr = self._wait(proc, shlex.join(args))
-            finally:
-                pss = sampler.stop()
-            seconds = time.perf_counter() - start
-            busy = cpu_busy_seconds() - busy_before
-            if proc.returncode != 0:
-                raise StepFailed(f"{shlex.join(args)} exited {proc.returncode}: {tail(stderr)}")
-            parsed = parse_time_output(out.read())
-        if parsed is None:
-            raise StepFailed(f"{shlex.join(args)}: no output from {TIME_BIN}")
-        other = max(0.0, busy - parsed[2]) / seconds if seconds > 0 else 0.0
-        return Sample(seconds, parsed[1], pss, other), (stdout + stderr).decode(errors="replace")
-
-
-def parse_time_output(text: str) -> tuple[float, int, float] | None:
-    """(wall, max RSS KiB, user + system CPU seconds) from the last '%e %M %U %S' line
-    written by /usr/bin/time (other lines are its notes)."""
-    for line in reversed(text.splitlines()):
-        m = re.fullmatch(r"\s*([\d.]+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s*", line)
-        if m:
-            return float(m.group(1)), int(m.group(2)), float(m.group(3)) + float(m.group(4))
-    return None
+        watch = StepWatch()
+        t = self.timed_run(args, cwd, env, cpu=True, watch=watch)
+        other = max(0.0, watch.busy - t.time.cpu_seconds) / t.seconds if t.seconds > 0 else 0.0
+        return Sample(t.seconds, t.time.rss_kib, watch.pss_kib, other), t.output
 
 
 def cpu_busy_seconds() -> float:
@@ -267,33 +206,6 @@ def cpu_busy_seconds() -> float:
         fields = [int(x) for x in f.readline().split()[1:]]
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # up to steal; guest is in user
-
-
-def isolated_env(home: Path) -> dict[str, str]:
-    """No user or system git config, no GIT_* overrides, no DVC analytics."""
-    if home.exists():
-        shutil.rmtree(home)
-    home.mkdir(parents=True)
-    (home / ".gitconfig").write_text(HOME_GITCONFIG)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GIT_", "DVC_", "XDG_"))}
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
-               XDG_CACHE_HOME=str(home / ".cache"), GIT_CONFIG_NOSYSTEM="1",
-               GIT_TERMINAL_PROMPT="0", DVC_NO_ANALYTICS="1", LC_ALL="C.UTF-8")
-    # This checkout's development install (.venv), when there is one, goes first: the
-    # benchmark is of this working tree, not of whichever git-datavc PATH finds first.
-    # The hooks call `git-datavc` through PATH too, so they get the same one.
-    venv_bin = REPO_ROOT / ".venv" / "bin"
-    if (venv_bin / "git-datavc").exists():
-        env["PATH"] = f"{venv_bin}{os.pathsep}{env.get('PATH', '')}"
-    return env
-
-
-def tool_version(runner: Runner, args: list[str]) -> str | None:
-    try:
-        return runner.run(args, HERE).strip().splitlines()[0]
-    except (StepFailed, OSError, IndexError):
-        return None
 
 
 def du_bytes(*paths: Path) -> int:
@@ -380,19 +292,10 @@ def verify_tree(workspace: Path, source: Path, overlay: Path | None, count: int,
 
 # --------------------------------------------------------------------------- tools
 
-@dataclass
-class Tool:
-    key: str
-    dvc: str
-
+class Tool(benchlib.Tool):
     @property
     def label(self) -> str:
         return TOOL_LABELS[self.key]
-
-    def env(self, repo: Path) -> dict[str, str]:
-        # DVC's site cache (its index and hash-state databases) inside the repository:
-        # fresh for every repository, counted by du, removed with the repository
-        return {"DVC_SITE_CACHE_DIR": str(repo / ".dvc" / "tmp" / "site-cache")} if self.key == "dvc" else {}
 
     def setup(self, runner: Runner, repo: Path) -> None:
         runner.run(["git", "init", "-q", "-b", "main"], repo)
@@ -589,15 +492,6 @@ STEPS = [
 ]
 
 
-def fmt_seconds(samples: list[Sample]) -> str:
-    if not samples:
-        return "–"
-    lo, hi = min(s.seconds for s in samples), max(s.seconds for s in samples)
-    digits = 3 if hi < 1 else 2 if hi < 10 else 1
-    return f"{lo:.{digits}f}" if len(samples) == 1 or round(lo, digits) == round(hi, digits) \
-        else f"{lo:.{digits}f}–{hi:.{digits}f}"
-
-
 def fmt_mem(samples: list[Sample]) -> str:
     if not samples:
         return "–"
@@ -625,13 +519,6 @@ def growth(samples_small: list[Sample], samples_large: list[Sample]) -> str:
     if not samples_small or not samples_large:
         return "–"
     return f"{best(samples_large) / best(samples_small):.2f}"
-
-
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
 
 
 def pick_status(results: Results, count: int, which: str) -> tuple[str, list[Sample]]:
@@ -843,29 +730,19 @@ def render(results: Results, tools: list[Tool], counts: list[int], args: argpars
 def machine_info(runner: Runner, workdir: Path, versions: dict[str, str | None],
                  uptime_start: str, loads: list[float], others: list[float],
                  minutes: float) -> list[tuple[str, str]]:
-    def first_line(path: str, key: str) -> str:
-        try:
-            for line in Path(path).read_text().splitlines():
-                if line.startswith(key):
-                    return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-        return "?"
-
-    mem_kib = first_line("/proc/meminfo", "MemTotal").split()[0]
-    fstype = tool_version(runner, ["findmnt", "-n", "-o", "FSTYPE", "-T", str(workdir)]) or "?"
-    uptime_end = tool_version(runner, ["uptime"]) or "?"
+    m = describe_machine(runner, workdir)
+    uptime_end = first_line(runner, ["uptime"]) or "?"
     load = (f"1-minute load average after each timed step {min(loads):.2f}–{max(loads):.2f} "
             "(it counts the benchmark's own processes too)" if loads else "")
     other = (f"other processes kept {sum(others) / len(others):.2f} cores busy on average during the "
              f"timed steps, {max(others):.2f} at most (of {len(os.sched_getaffinity(0))})" if others else "?")
     return [
-        ("date (UTC)", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")),
-        ("CPU", f"{first_line('/proc/cpuinfo', 'model name')}, nproc = {len(os.sched_getaffinity(0))}"),
-        ("memory", f"{int(mem_kib) / MIB:.1f} GiB" if mem_kib.isdigit() else "?"),
+        ("date (UTC)", m.date),
+        ("CPU", f"{m.cpu}, nproc = {m.nproc}"),
+        ("memory", m.memory),
         ("load", f"`uptime` at start: `{uptime_start.strip()}`; at end: `{uptime_end.strip()}`; {load}"),
         ("other work on the machine", other),
-        ("OS", f"{platform.system()} {platform.release()}, work dir on {fstype}"),
+        ("OS", f"{m.system}, work dir on {m.fstype}"),
         ("git", versions["git"] or "?"),
         ("git-datavc", versions["datavc"] or "?"),
         ("DVC", versions["dvc"] or "not installed"),
@@ -902,20 +779,15 @@ def snapshot_datavc(root: Path) -> Path:
         shutil.rmtree(root)
     shutil.copytree(REPO_ROOT / "git_datavc", root / "git_datavc",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    python = REPO_ROOT / ".venv" / "bin" / "python"
-    subprocess.run([str(python), "-m", "compileall", "-q", str(root / "git_datavc")], check=True)
-    (root / "bin").mkdir()
-    script = root / "bin" / "git-datavc"
-    script.write_text(f"#!{python}\nimport sys\nsys.path.insert(0, {str(root)!r})\n"
-                      "from git_datavc.main import main\nsys.exit(main())\n")
-    script.chmod(0o755)
-    where = subprocess.run([str(script), "--version"], capture_output=True, text=True, cwd=root)
-    probe = subprocess.run([str(python), "-c", f"import sys; sys.path.insert(0, {str(root)!r}); "
+    bindir = benchlib.write_launcher(root, VENV_PYTHON)
+    where = subprocess.run([str(bindir / "git-datavc"), "--version"], capture_output=True,
+                           text=True, cwd=root)
+    probe = subprocess.run([str(VENV_PYTHON), "-c", f"import sys; sys.path.insert(0, {str(root)!r}); "
                             "import git_datavc; print(git_datavc.__file__)"],
-                           capture_output=True, text=True, cwd=root / "bin")
+                           capture_output=True, text=True, cwd=bindir)
     if where.returncode != 0 or not probe.stdout.strip().startswith(str(root)):
         sys.exit(f"the copy of git_datavc/ does not run: {tail(where.stderr + probe.stderr + probe.stdout)}")
-    return root / "bin"
+    return bindir
 
 
 def reproduce_command(args: argparse.Namespace) -> str:
@@ -978,15 +850,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not os.access(TIME_BIN, os.X_OK):
-        sys.exit(f"{TIME_BIN} not found: install GNU time (apt-get install time)")
+    benchlib.require_gnu_time()
     started = time.perf_counter()
     uptime_start = subprocess.run(["uptime"], capture_output=True, text=True).stdout
     progress(f"uptime: {uptime_start.strip()}")
     args.workdir.mkdir(parents=True, exist_ok=True)
-    runner = Runner(isolated_env(args.workdir / "home"), args.timeout)
+    runner = Runner(isolated_env(args.workdir, args.workdir / "home"), args.timeout)
     snapshot = None
-    if not args.no_snapshot and (REPO_ROOT / ".venv" / "bin" / "python").exists():
+    if not args.no_snapshot and VENV_PYTHON.exists():
         # Others may edit and commit git_datavc/ while this runs: measure a frozen copy.
         snapshot = source_state() or ("?", "")
         bindir = snapshot_datavc(args.workdir / "datavc-snapshot")
@@ -994,24 +865,23 @@ def main(argv: list[str] | None = None) -> int:
 
     keys = [args.only] if args.only else ["datavc", "dvc"]
     tools = [Tool(k, args.dvc) for k in keys]
-    versions = {"git": tool_version(runner, ["git", "--version"]),
-                "datavc": tool_version(runner, ["git", "datavc", "--version"]),
-                "dvc": tool_version(runner, [args.dvc, "--version"]) if "dvc" in keys else None,
+    versions = {"git": first_line(runner, ["git", "--version"]),
+                "datavc": first_line(runner, ["git", "datavc", "--version"]),
+                "dvc": first_line(runner, [args.dvc, "--version"]) if "dvc" in keys else None,
                 "dvc_python": None, "datavc_python": None}
     dvc_python = Path(args.dvc).parent / "python"
     if "dvc" in keys and dvc_python.exists():
-        versions["dvc_python"] = tool_version(runner, [str(dvc_python), "-c", "import platform; print(platform.python_version())"])
-    venv_python = REPO_ROOT / ".venv" / "bin" / "python"
+        versions["dvc_python"] = first_line(runner, [str(dvc_python), "-c", "import platform; print(platform.python_version())"])
     datavc_bin = shutil.which("git-datavc", path=runner.env.get("PATH"))
     source_start = None
     if snapshot is not None:
         versions["datavc"] = (f"{versions['datavc']}, run from a copy of this checkout's git_datavc/ taken "
                               f"at the start (commit {snapshot[0]}) with its .venv's python")
-        versions["datavc_python"] = tool_version(runner, [str(venv_python), "-c",
-                                                          "import platform; print(platform.python_version())"])
+        versions["datavc_python"] = first_line(runner, [str(VENV_PYTHON), "-c",
+                                                        "import platform; print(platform.python_version())"])
     elif datavc_bin:
         # where it comes from, without writing this machine's paths into the report
-        if Path(datavc_bin).parent.resolve() == venv_python.parent.resolve():
+        if Path(datavc_bin).parent.resolve() == VENV_PYTHON.parent.resolve():
             source_start = source_state()
             versions["datavc"] = f"{versions['datavc']}, this checkout's .venv" + (
                 f", commit {source_start[0]}" if source_start else "")
@@ -1019,8 +889,8 @@ def main(argv: list[str] | None = None) -> int:
             versions["datavc"] = f"{versions['datavc']} (from PATH)"
         shebang = Path(datavc_bin).read_bytes()[:200].split(b"\n", 1)[0].decode(errors="replace")
         if shebang.startswith("#!"):
-            versions["datavc_python"] = tool_version(runner, [*shebang[2:].split(), "-c",
-                                                              "import platform; print(platform.python_version())"])
+            versions["datavc_python"] = first_line(runner, [*shebang[2:].split(), "-c",
+                                                            "import platform; print(platform.python_version())"])
     for key in keys:
         if versions[key] is None:
             sys.exit(f"{TOOL_LABELS[key]} does not run (`--version` failed); see the module docstring")

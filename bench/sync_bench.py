@@ -75,7 +75,6 @@ DVC in bench/scratch/dvc-venv:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import io
 import json
 import os
@@ -84,12 +83,10 @@ import random
 import re
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,30 +95,22 @@ from typing import Callable
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-import gen_data  # noqa: E402  (sibling module)
+import benchlib  # noqa: E402  (sibling modules)
+import gen_data  # noqa: E402
+from benchlib import (MIB, VENV_PYTHON, StepFailed, describe_machine,  # noqa: E402
+                      isolated_env, progress)
 
-TIME_BIN = "/usr/bin/time"
 RESULTS_FILE = HERE / "results_sync.md"
 DEFAULT_DVC = HERE / "scratch" / "dvc-venv" / "bin" / "dvc"
-VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
-MIB = 1 << 20
 CHANGE_EVERY = 100   # every 100th small file changes in v2: 1%
 SAMPLE = 200         # small files compared after each pull
 CHANGED_FORMAT = 1   # bump when the generated v2 content changes
 
-HOME_GITCONFIG = """\
-[user]
-\tname = git-datavc bench
-\temail = bench@example.invalid
-[init]
-\tdefaultBranch = main
-[gc]
-\tauto = 0
-[maintenance]
-\tauto = false
-[advice]
-\tdetachedHead = false
-"""
+# S3 credentials (dummy) and region for every tool alike, moto on 127.0.0.1 never proxied;
+# with AWS_* and DATAVC_* left out of the caller's environment
+S3_ENV = dict(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
+              AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true",
+              NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
 
 TOOLS = ("datavc", "dvc", "filter", "lfs")
 LABELS = {"datavc": "git-datavc (metafile)", "dvc": "DVC",
@@ -168,14 +157,6 @@ class Sample:
     rss_kib: int
 
 
-class StepFailed(Exception):
-    pass
-
-
-def progress(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
 def last_line(data: bytes | str) -> str:
     """The last line of a command's output that reads like an error (git-datavc and git
     end with a `hint:` line after it), else the last line."""
@@ -187,79 +168,24 @@ def last_line(data: bytes | str) -> str:
     return lines[-1] if lines else "(no output)"
 
 
-class Runner:
-    def __init__(self, env: dict[str, str], timeout: float) -> None:
-        self.env = env
-        self.timeout = timeout
+class Runner(benchlib.Runner):
+    """benchlib's, with this script's failure messages: "`CMD` exited N: <the line that
+    reads like an error>" (collect() parses that form) and "timed out after N s: CMD"."""
 
-    def _popen(self, argv: list[str], cwd: Path, env: dict[str, str] | None
-               ) -> "subprocess.Popen[bytes]":
-        return subprocess.Popen(argv, cwd=cwd, env={**self.env, **(env or {})},
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+    def shown(self, args: list[str]) -> str:
+        return f"`{shlex.join(args)}`"
 
-    def _wait(self, proc: "subprocess.Popen[bytes]", what: str) -> tuple[bytes, bytes]:
-        try:
-            return proc.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the session started for this command
-            proc.communicate()
-            raise StepFailed(f"timed out after {self.timeout:g} s: {what}") from None
+    def error_text(self, out: bytes, err: bytes) -> str:
+        return last_line(err or out)
 
-    def run(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
-        """Untimed command: its stdout; StepFailed on a non-zero exit."""
-        proc = self._popen(args, cwd, env)
-        out, err = self._wait(proc, shlex.join(args))
-        if proc.returncode != 0:
-            raise StepFailed(f"`{shlex.join(args)}` exited {proc.returncode}: "
-                             f"{last_line(err or out)}")
-        return out.decode(errors="replace")
+    def timed_out(self, what: str) -> str:
+        return f"timed out after {self.timeout:g} s: {what}"
 
     def timed(self, args: list[str], cwd: Path, env: dict[str, str] | None = None
               ) -> tuple[Sample, str]:
         """Timed command under /usr/bin/time: (sample, stdout + stderr)."""
-        with tempfile.NamedTemporaryFile("r", prefix="time-", suffix=".txt") as tf:
-            os.sync()
-            start = time.perf_counter()
-            proc = self._popen([TIME_BIN, "-f", "%e %M", "-o", tf.name, "--", *args], cwd, env)
-            out, err = self._wait(proc, shlex.join(args))
-            seconds = time.perf_counter() - start
-            if proc.returncode != 0:
-                raise StepFailed(f"`{shlex.join(args)}` exited {proc.returncode}: "
-                                 f"{last_line(err or out)}")
-            rss = None
-            for line in reversed(tf.read().splitlines()):
-                m = re.fullmatch(r"\s*([\d.]+)\s+(\d+)\s*", line)
-                if m:
-                    rss = int(m.group(2))
-                    break
-        if rss is None:
-            raise StepFailed(f"`{shlex.join(args)}`: no output from {TIME_BIN}")
-        return Sample(seconds, rss), (out + err).decode(errors="replace")
-
-
-def isolated_env(workdir: Path, home: Path) -> dict[str, str]:
-    if home.exists():
-        shutil.rmtree(home)
-    home.mkdir(parents=True)
-    (home / ".gitconfig").write_text(HOME_GITCONFIG)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GIT_", "DVC_", "XDG_", "AWS_", "DATAVC_"))}
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
-               XDG_CACHE_HOME=str(home / ".cache"), GIT_CONFIG_NOSYSTEM="1",
-               GIT_TERMINAL_PROMPT="0", LC_ALL="C.UTF-8",
-               # git (and git-lfs, DVC, git-datavc, which ask git) never look for a
-               # repository above the work dir (git still looks in a ceiling directory
-               # itself, then above it: hence its parent too, for commands run there)
-               GIT_CEILING_DIRECTORIES=os.pathsep.join([str(workdir), str(workdir.parent)]),
-               DVC_NO_ANALYTICS="1",
-               AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-               AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true",
-               NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
-    venv_bin = REPO_ROOT / ".venv" / "bin"
-    if (venv_bin / "git-datavc").exists():
-        env["PATH"] = f"{venv_bin}{os.pathsep}{env.get('PATH', '')}"
-    return env
+        t = self.timed_run(args, cwd, env)
+        return Sample(t.seconds, t.time.rss_kib), t.output
 
 
 def snapshot_datavc(root: Path, worktree: bool) -> tuple[Path, str]:
@@ -291,21 +217,12 @@ def snapshot_datavc(root: Path, worktree: bool) -> tuple[Path, str]:
             what = f"commit {commit} (its git_datavc/, by `git archive` at the start)"
     except (OSError, subprocess.CalledProcessError) as e:
         sys.exit(f"could not take a copy of git_datavc/: {e}")
-    subprocess.run([str(VENV_PYTHON), "-m", "compileall", "-q", str(root / "git_datavc")],
-                   check=True)
-    (root / "bin").mkdir()
-    script = root / "bin" / "git-datavc"
-    script.write_text(f"#!{VENV_PYTHON}\nimport sys\nsys.path.insert(0, {str(root)!r})\n"
-                      "from git_datavc.main import main\nsys.exit(main())\n")
-    script.chmod(0o755)
-    return root / "bin", what
+    return benchlib.write_launcher(root, VENV_PYTHON), what
 
 
 def first_line(runner: Runner, args: list[str]) -> str | None:
-    try:
-        return runner.run(args, Path(runner.env["HOME"])).strip().splitlines()[0]
-    except (StepFailed, OSError, IndexError):
-        return None
+    """benchlib.first_line run from the throw-away HOME, never inside a repository."""
+    return benchlib.first_line(runner, args, Path(runner.env["HOME"]))
 
 
 # --------------------------------------------------------------------------- data
@@ -441,19 +358,10 @@ class Remote:
     endpoint: str | None = None
 
 
-@dataclass
-class Tool:
-    key: str
-    dvc: str
-
+class Tool(benchlib.Tool):
     @property
     def label(self) -> str:
         return LABELS[self.key]
-
-    def env(self, repo: Path) -> dict[str, str]:
-        if self.key == "dvc":
-            return {"DVC_SITE_CACHE_DIR": str(repo / ".dvc" / "tmp" / "site-cache")}
-        return {}
 
     def setup(self, runner: Runner, repo: Path, remote: Remote, path: str) -> None:
         run = lambda *a: runner.run(list(a), repo, self.env(repo))  # noqa: E731
@@ -860,23 +768,11 @@ def render(results: Results, args: argparse.Namespace, tools: list[str], info: l
 
 def machine_info(runner: Runner, args: argparse.Namespace, versions: dict[str, str],
                  minutes: float) -> list[tuple[str, str]]:
-    def proc_field(path: str, name: str) -> str:
-        try:
-            for line in Path(path).read_text().splitlines():
-                if line.startswith(name):
-                    return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-        return "?"
-
-    mem = proc_field("/proc/meminfo", "MemTotal").split()[0]
-    fstype = first_line(runner, ["findmnt", "-n", "-o", "FSTYPE", "-T", str(args.workdir)]) or "?"
+    m = describe_machine(runner, args.workdir, Path(runner.env["HOME"]))
     return [
-        ("date (UTC)", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")),
-        ("machine", f"{proc_field('/proc/cpuinfo', 'model name')}, "
-                    f"{len(os.sched_getaffinity(0))} CPUs, "
-                    f"{int(mem) / MIB:.1f} GiB RAM" if mem.isdigit() else "?"),
-        ("OS", f"{platform.system()} {platform.release()}; work dir on {fstype}"),
+        ("date (UTC)", m.date),
+        ("machine", f"{m.cpu}, {m.nproc} CPUs, {m.memory} RAM" if m.memory != "?" else "?"),
+        ("OS", f"{m.system}; work dir on {m.fstype}"),
         ("load", f"`uptime` at start: {versions['uptime_start']}; at end: "
                  f"{first_line(runner, ['uptime']) or '?'}"),
         ("python", f"{platform.python_version()} (benchmark); git-datavc and moto: "
@@ -932,8 +828,7 @@ def reproduce(argv: list[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     raw_argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    if not os.access(TIME_BIN, os.X_OK):
-        sys.exit(f"{TIME_BIN} not found: install GNU time (apt-get install time)")
+    benchlib.require_gnu_time()
     if not VENV_PYTHON.exists():
         sys.exit("this checkout's .venv is missing: ./install.sh --dev")
     started = time.perf_counter()
@@ -946,7 +841,8 @@ def main(argv: list[str] | None = None) -> int:
         return text
 
     home = args.workdir / "home"
-    runner = Runner(isolated_env(args.workdir, home), args.timeout)
+    runner = Runner(isolated_env(args.workdir, home, drop_also=("AWS_", "DATAVC_"), extra=S3_ENV),
+                    args.timeout)
     datavc_from = "as installed (from PATH)"
     if not args.no_snapshot:
         bindir, datavc_from = snapshot_datavc(args.workdir / "datavc-snapshot",
