@@ -313,37 +313,61 @@ def verify(workspace: Path, data: Data, which: str, version: str) -> str:
 
 # --------------------------------------------------------------------------- moto S3
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(port: int) -> bool:
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
 class Moto:
-    def __init__(self, workdir: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+    """moto's server; with `latency_ms`, the tools reach it through bench/lagproxy.py, which
+    delays every byte that much each way (bucket admin goes straight to moto)."""
+
+    def __init__(self, workdir: Path, latency_ms: float = 0) -> None:
+        self.port = _free_port()
+        self.endpoint = self.direct = f"http://127.0.0.1:{self.port}"
+        self.proxy: subprocess.Popen[bytes] | None = None
         tmp = workdir / "moto-tmp"   # where moto spools big objects
         tmp.mkdir(parents=True, exist_ok=True)
         self.log = open(workdir / "moto.log", "wb")
         self.proc = subprocess.Popen(
             [str(VENV_PYTHON), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": str(tmp)})
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise SystemExit("moto server did not start (see moto.log in the work dir)")
+        if not _wait_for(self.port):
+            self.stop()
+            raise SystemExit("moto server did not start (see moto.log in the work dir)")
+        if latency_ms:
+            listen = _free_port()
+            self.proxy = subprocess.Popen(
+                [sys.executable, str(HERE / "lagproxy.py"), str(listen), str(self.port),
+                 str(latency_ms)], stdout=self.log, stderr=subprocess.STDOUT)
+            self.endpoint = f"http://127.0.0.1:{listen}"
+            if not _wait_for(listen):
+                self.stop()
+                raise SystemExit("lagproxy did not start (see moto.log in the work dir)")
 
     def admin(self, action: str, bucket: str) -> int:
-        out = subprocess.run([str(VENV_PYTHON), "-c", S3_ADMIN, action, self.endpoint, bucket],
+        out = subprocess.run([str(VENV_PYTHON), "-c", S3_ADMIN, action, self.direct, bucket],
                              capture_output=True, text=True)
         if out.returncode != 0:
             raise StepFailed(f"S3 {action} {bucket}: {last_line(out.stderr)}")
         return int(out.stdout.strip() or 0)
 
     def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
+        for proc in (self.proxy, self.proc):
+            if proc is not None:
+                proc.kill()
+                proc.wait()
         self.log.close()
 
 
@@ -799,6 +823,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "dvc; lfs (local remote only)")
     p.add_argument("--data", nargs="+", choices=["small", "big"], default=["small", "big"])
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--latency-ms", type=float, default=0,
+                   help="S3: reach moto through bench/lagproxy.py, which delays every byte this "
+                        "many ms each way (a store across a network)")
     p.add_argument("--dvc", default=str(DEFAULT_DVC), help="the dvc executable")
     p.add_argument("--workdir", type=Path, default=HERE / "scratch" / "sync",
                    help="scratch directory (default bench/scratch/sync)")
@@ -857,7 +884,7 @@ def main(argv: list[str] | None = None) -> int:
         "dvc": "not run", "dvc_python": "not run",
         "datavc": f"{first_line(runner, ['git', 'datavc', '--version']) or '?'}, {datavc_from}",
         "venv_python": first_line(runner, venv_py + ["import platform; print(platform.python_version())"]) or "?",
-        "moto": "not used" if "s3" not in args.targets else "moto " + (first_line(runner, venv_py + ["import moto; print(moto.__version__)"]) or "?")
+        "moto": "not used" if "s3" not in args.targets else "moto " + (first_line(runner, venv_py + ["import moto; print(moto.__version__)"]) or "?") + (f"; the tools reach it through bench/lagproxy.py: {args.latency_ms:g} ms added each way" if args.latency_ms else "")
                 + " (`python -m moto.server` on 127.0.0.1, its own process); git-datavc's boto3 "
                 + (first_line(runner, venv_py + ["import boto3; print(boto3.__version__)"]) or "?"),
     }
@@ -888,7 +915,7 @@ def main(argv: list[str] | None = None) -> int:
         skipped.append("Git LFS on S3: Git LFS needs an LFS server (HTTP batch API) or a custom "
                        "transfer agent; it cannot use an S3 bucket itself.")
     runs_dir = args.workdir / "runs"
-    moto = Moto(args.workdir) if "s3" in args.targets else None
+    moto = Moto(args.workdir, args.latency_ms) if "s3" in args.targets else None
     ctx = Context(runner, results, data, runs_dir, moto, args.keep, sanitize)
     try:
         for run in range(1, args.runs + 1):
