@@ -166,7 +166,7 @@ class SSHServer:
             f"PidFile {self.workdir / 'sshd.pid'}", "UsePAM no", "StrictModes no",
             "PasswordAuthentication no", "KbdInteractiveAuthentication no",
             "PubkeyAuthentication yes", "PermitRootLogin prohibit-password",
-            "Subsystem sftp internal-sftp", "MaxSessions 64", "MaxStartups 64",
+            "Subsystem sftp internal-sftp",     # MaxSessions, MaxStartups: the stock ones
             "LogLevel ERROR", ""]))
         if os.geteuid() == 0:
             os.makedirs("/run/sshd", mode=0o755, exist_ok=True)   # privilege separation dir

@@ -2,8 +2,10 @@
 
 paramiko because it is pure Python with wheels everywhere, speaks SFTP (including OpenSSH's
 posix-rename and fsync extensions) and is thread-safe at the channel level; it needs
-nothing on the server but a stock sshd. One TCP connection carries one SFTP channel per
-worker thread, so parallel transfers do not pay for a handshake each.
+nothing on the server but a stock sshd. One TCP connection carries a pool of at most
+`CHANNELS` SFTP channels that the worker threads borrow one operation at a time, so
+parallel transfers do not pay for a handshake each, and a stock sshd (MaxSessions 10)
+never refuses a channel however many jobs run.
 
 Layout as in the cache, under the URL's path. Uploads go to `PATH/tmp/` (outside `files/`),
 are made read-only, and are moved into place with posix-rename, so a listing never sees a
@@ -28,6 +30,7 @@ import stat
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Collection, ContextManager, Iterable, Iterator
 
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 CHUNK = 1 << 20
+CHANNELS = 8        # SFTP channels on the connection; a stock sshd allows 10 (MaxSessions)
 PREFETCH_FROM = 1 << 20
 WINDOW = 1 << 27
 POLICIES = ("yes", "accept-new", "no")
@@ -65,29 +69,47 @@ class SSHRemote:
                               f"{', '.join(POLICIES)}, not {self.policy!r}")
         self.root = parsed.path.rstrip("/") or "."
         self._lock = threading.RLock()   # error mapping may reset while connecting
-        self._local = threading.local()
+        self._slots = threading.BoundedSemaphore(CHANNELS)
+        self._idle: list[tuple[int, Any]] = []     # (generation, channel) free for a borrower
         self._client: Any = None
         self._generation = 0
         self._made: set[str] = set()
-        self._sftp()    # connect now: a wrong host or key is reported before any work
+        with self._channel():   # connect now: a wrong host or key is reported before any work
+            pass
 
     # -- connection -------------------------------------------------------------------------
 
-    def _sftp(self) -> Any:
-        """This thread's SFTP channel, on the shared connection (made or remade on demand)."""
+    @contextmanager
+    def _channel(self) -> Iterator[Any]:
+        """Borrow an SFTP channel on the shared connection (made or remade on demand); at
+        most CHANNELS at a time, the other threads wait. Errors come out mapped."""
+        with self._slots:
+            generation, sftp = self._take()
+            try:
+                yield sftp
+            finally:
+                with self._lock:
+                    if generation == self._generation and self.connected():
+                        self._idle.append((generation, sftp))
+                    else:
+                        sftp.close()
+
+    def _take(self) -> tuple[int, Any]:
         with self._lock:
             if not self.connected():
                 self._close_client()
                 self._client = self._connect()
                 self._generation += 1
+            while self._idle:
+                generation, sftp = self._idle.pop()
+                if generation == self._generation:
+                    return generation, sftp
+                sftp.close()
             generation, client = self._generation, self._client
-        local = self._local
-        if getattr(local, "generation", None) != generation:
-            with self._errors("open a channel to"):
-                local.sftp = client.open_sftp()
-                local.sftp.get_channel().in_window_size = WINDOW
-            local.generation = generation
-        return local.sftp
+        with self._errors("open a channel to"):
+            sftp = client.open_sftp()
+            sftp.get_channel().in_window_size = WINDOW
+        return generation, sftp
 
     def _connect(self) -> Any:
         import paramiko
@@ -121,8 +143,9 @@ class SSHRemote:
 
     def _close_client(self) -> None:
         if self._client is not None:
-            self._client.close()
+            self._client.close()    # closes its channels too
             self._client = None
+        self._idle.clear()
 
     def close(self) -> None:
         self._reset()
@@ -133,16 +156,16 @@ class SSHRemote:
         return missing_by_prefix(oids, self._list_prefix, self.jobs)
 
     def _list_prefix(self, prefix: str) -> list[str]:
-        with self._errors("list"):
+        with self._channel() as sftp, self._errors("list"):
             try:
-                return list(self._sftp().listdir(f"{self.root}/{OBJECTS}/{prefix}"))
+                return list(sftp.listdir(f"{self.root}/{OBJECTS}/{prefix}"))
             except FileNotFoundError:
                 return []
 
     def iter_oids(self) -> Iterator[str]:
-        with self._errors("list"):
+        with self._channel() as sftp, self._errors("list"):
             try:
-                prefixes = sorted(self._sftp().listdir(f"{self.root}/{OBJECTS}"))
+                prefixes = sorted(sftp.listdir(f"{self.root}/{OBJECTS}"))
             except FileNotFoundError:
                 return
         for prefix in prefixes:
@@ -153,8 +176,8 @@ class SSHRemote:
     # -- objects ----------------------------------------------------------------------------
 
     def upload(self, oid: str, src: str) -> None:
-        with open(src, "rb", buffering=0) as f, self._errors(f"upload {oid} to"):
-            sftp = self._sftp()
+        with open(src, "rb", buffering=0) as f, self._channel() as sftp, \
+                self._errors(f"upload {oid} to"):
             tmp_dir = f"{self.root}/tmp"
             final = f"{self.root}/{object_key(oid)}"
             self._ensure_dir(sftp, tmp_dir)
@@ -172,8 +195,8 @@ class SSHRemote:
                 raise
 
     def read_small(self, oid: str, limit: int) -> bytes | None:
-        with self._errors(f"download {oid} from", oid):
-            with self._sftp().open(f"{self.root}/{object_key(oid)}", "rb") as f:
+        with self._channel() as sftp, self._errors(f"download {oid} from", oid):
+            with sftp.open(f"{self.root}/{object_key(oid)}", "rb") as f:
                 size = f.stat().st_size
                 if size >= limit:
                     return None
@@ -182,9 +205,10 @@ class SSHRemote:
                 return bytes(f.read())
 
     def download(self, oid: str, dst: Path) -> None:
-        with open(dst, "wb") as out:    # errors writing here are the caller's disk, not ours
+        # errors writing `out` are the caller's disk, not ours
+        with open(dst, "wb") as out, self._channel() as sftp:
             with self._errors(f"download {oid} from", oid):
-                f = self._sftp().open(f"{self.root}/{object_key(oid)}", "rb")
+                f = sftp.open(f"{self.root}/{object_key(oid)}", "rb")
             with f:
                 with self._errors(f"download {oid} from", oid):
                     size = f.stat().st_size
@@ -198,17 +222,17 @@ class SSHRemote:
                     out.write(chunk)
 
     def delete(self, oids: Iterable[str]) -> None:
-        for oid in oids:
-            with self._errors(f"delete {oid} from"):
-                try:
-                    self._sftp().remove(f"{self.root}/{object_key(oid)}")
-                except FileNotFoundError:
-                    pass
+        with self._channel() as sftp:
+            for oid in oids:
+                with self._errors(f"delete {oid} from"):
+                    try:
+                        sftp.remove(f"{self.root}/{object_key(oid)}")
+                    except FileNotFoundError:
+                        pass
 
     def sweep(self, older_than: float) -> int:
         removed, now, tmp_dir = 0, time.time(), f"{self.root}/tmp"
-        with self._errors("clean up"):
-            sftp = self._sftp()
+        with self._channel() as sftp, self._errors("clean up"):
             try:
                 entries = sftp.listdir_attr(tmp_dir)
             except FileNotFoundError:

@@ -20,7 +20,7 @@ from git_datavc.cache import Cache
 from git_datavc.config import Settings
 from git_datavc.errors import RemoteError
 from git_datavc.hashing import hash_bytes, hash_file
-from git_datavc.remotes import Remote, object_key, open_remote, s3
+from git_datavc.remotes import Remote, object_key, open_remote, s3, ssh
 from tests.servers import (AWS_KEY, MotoServer, SSHServer, aws_env, free_port,  # noqa: F401
                            moto_server, sshd_server, start_moto_with_auth)
 
@@ -317,6 +317,24 @@ def test_ssh_missing_lists_prefix_directories(tmp_path: Path, cache: Cache,
     remote._list_prefix = lambda p: (listed.append(p), real(p))[1]  # type: ignore[attr-defined]
     assert remote.missing(oids) == set(oids[1000:])
     assert len(listed) == len({o[:2] for o in oids}) <= 256
+    remote.close()
+
+
+def test_ssh_many_jobs_share_a_few_channels(tmp_path: Path, cache: Cache,
+                                            sshd_server: SSHServer) -> None:
+    """A stock sshd refuses an 11th session on one connection (MaxSessions 10): 24 jobs,
+    over several transfers in one process, must borrow from a pool of at most CHANNELS."""
+    backend = make_backend("ssh", tmp_path, None, sshd_server)
+    oids = add_objects(cache, 120, size=2000)
+    remote = backend.open()
+    for part in (oids[:60], oids[60:]):         # two transfers: new worker threads each
+        result = transfer.push(cache, remote, part, jobs=24)
+        assert (result.transferred, result.failures) == (60, [])
+    fresh = Cache(tmp_path / "fresh")
+    fetched = transfer.fetch(fresh, remote, oids, jobs=24)
+    assert (fetched.transferred, fetched.failures) == (120, [])
+    transport = remote._client.get_transport()  # type: ignore[attr-defined]
+    assert len(transport._channels.values()) <= ssh.CHANNELS   # paramiko's open channels
     remote.close()
 
 
