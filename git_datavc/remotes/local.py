@@ -64,7 +64,7 @@ class LocalRemote:
             except OSError as e:
                 raise self._error("cannot write to", e) from None
             try:
-                copy_fd(source, fd, size)
+                copy_fd(source, fd, size, durable=size >= BATCH_BELOW)
                 if size >= BATCH_BELOW:
                     os.fsync(fd)
             except BaseException as e:
@@ -126,7 +126,8 @@ class LocalRemote:
         src = self._open(oid)
         try:
             with open(dst, "wb", buffering=0) as out:
-                copy_fd(src, out.fileno(), os.fstat(src).st_size)
+                # durable: a big object is fsynced before it enters the cache
+                copy_fd(src, out.fileno(), os.fstat(src).st_size, durable=True)
         finally:
             os.close(src)
 

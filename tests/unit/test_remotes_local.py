@@ -216,7 +216,7 @@ def test_interrupted_upload_leaves_no_partial_object(tmp_path: Path, cache: Cach
     remote = open_local(tmp_path, remote_dir)
     seen: list[str] = []
 
-    def dying_copy(src: int, dst: int, size: int) -> int:
+    def dying_copy(src: int, dst: int, size: int, durable: bool = False) -> int:
         os.write(dst, b"x" * MIB)
         seen.extend(str(p.relative_to(remote_dir)) for p in remote_dir.rglob("*") if p.is_file())
         raise OSError(28, "No space left on device")
