@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 MULTIPART_FROM = 64 << 20       # below: one PUT / GET; above: the transfer manager
 PART_SIZE = 16 << 20            # upload parts (the transfer manager grows them past 10,000)
 PART_THREADS = 8
+BIG_AT_ONCE = 2                 # multipart transfers in flight (PART_THREADS threads each)
 RANGE_MAX = 256 << 20           # download ranges: one per thread, within [PART_SIZE, this]
 READ_CHUNK = 1 << 20
 IO_QUEUE = 16                   # downloaded chunks waiting for the disk: bounds memory
@@ -54,6 +55,7 @@ class S3Remote:
         self._transfer_configs: dict[int, Any] = {}
         self._config_lock = threading.Lock()
         self._big: dict[str, int] = {}     # sizes of big objects that read_small turned down
+        self._big_slots = threading.BoundedSemaphore(BIG_AT_ONCE)
 
     def _connect(self, settings: Settings) -> Any:
         import boto3
@@ -66,7 +68,7 @@ class S3Remote:
                 aws_access_key_id=opt("accesskeyid"), aws_secret_access_key=opt("secretaccesskey"),
                 region_name=opt("region"), profile_name=opt("profile"))
             config = botocore.config.Config(
-                max_pool_connections=max(10, self.jobs + PART_THREADS),
+                max_pool_connections=self.jobs + BIG_AT_ONCE * PART_THREADS,
                 retries={"mode": "standard", "max_attempts": 3},
                 connect_timeout=10, read_timeout=60,
                 s3={"addressing_style": "path"} if self.endpoint else None)
@@ -140,7 +142,7 @@ class S3Remote:
         if os.stat(src).st_size >= MULTIPART_FROM:
             # By file name, so the transfer manager reads each part from disk when it sends
             # it; upload_fileobj would buffer PART_SIZE x PART_THREADS bytes in memory.
-            with self._errors(f"upload {oid} to"):
+            with self._big_slots, self._errors(f"upload {oid} to"):
                 self.client.upload_file(src, self.bucket, self._key(oid),
                                         Config=self._config(PART_SIZE))
             return
@@ -173,8 +175,9 @@ class S3Remote:
                 # S3, and far fewer requests (a server such as moto reads the whole object
                 # for each range).
                 part = min(RANGE_MAX, max(PART_SIZE, -(-size // PART_THREADS)))
-                self.client.download_file(self.bucket, self._key(oid), str(dst),
-                                          Config=self._config(part))
+                with self._big_slots:
+                    self.client.download_file(self.bucket, self._key(oid), str(dst),
+                                              Config=self._config(part))
                 return
         with body, open(dst, "wb") as out:  # errors writing here are the caller's disk
             while True:
