@@ -382,7 +382,10 @@ class Remote:
     endpoint: str | None = None
 
 
+@dataclass
 class Tool(benchlib.Tool):
+    dvc_jobs: int = 0       # DVC's `remote.store.jobs`; 0: its default
+
     @property
     def label(self) -> str:
         return LABELS[self.key]
@@ -403,6 +406,8 @@ class Tool(benchlib.Tool):
             run(self.dvc, "remote", "add", "-d", "store", remote.url)
             if remote.endpoint:
                 run(self.dvc, "remote", "modify", "store", "endpointurl", remote.endpoint)
+            if self.dvc_jobs:
+                run(self.dvc, "remote", "modify", "store", "jobs", str(self.dvc_jobs))
             run("git", "add", "-A")
         else:
             run("git", "lfs", "install", "--local")
@@ -782,7 +787,7 @@ def render(results: Results, args: argparse.Namespace, tools: list[str], info: l
               "(dummy) and `AWS_DEFAULT_REGION`; the endpoint URL in each tool's committed "
               "remote config. Cache type: each tool's default (`reflink,copy` for both "
               "git-datavc and DVC: copies on this file system). Transfers: each tool's default "
-              "parallelism."]
+              "parallelism." + (f" DVC's remote `jobs`: {args.dvc_jobs}." if args.dvc_jobs else "")]
     if skipped:
         lines += ["", "### Not run", ""] + [f"- {s}" for s in skipped]
     if results.failures:
@@ -826,6 +831,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--latency-ms", type=float, default=0,
                    help="S3: reach moto through bench/lagproxy.py, which delays every byte this "
                         "many ms each way (a store across a network)")
+    p.add_argument("--dvc-jobs", type=int, default=0,
+                   help="DVC's remote `jobs` setting (default: DVC's own default)")
     p.add_argument("--dvc", default=str(DEFAULT_DVC), help="the dvc executable")
     p.add_argument("--workdir", type=Path, default=HERE / "scratch" / "sync",
                    help="scratch directory (default bench/scratch/sync)")
@@ -927,7 +934,7 @@ def main(argv: list[str] | None = None) -> int:
                             continue
                         copy_baseline(ctx, target, which)
                         try:
-                            bench_combo(ctx, Tool(key, args.dvc), target, which, run)
+                            bench_combo(ctx, Tool(key, args.dvc, args.dvc_jobs), target, which, run)
                         except (StepFailed, OSError) as e:  # the benchmark's own bookkeeping
                             msg = sanitize(f"{type(e).__name__}: {e}")
                             results.failures.append(f"{target} {which} {LABELS[key]} run {run}: "
