@@ -52,8 +52,6 @@ class S3Remote:
         self.prefix = f"{parsed.path}/" if parsed.path else ""
         self.endpoint = settings.get(f"remote.{name}.endpointurl") or None
         self.client = self._connect(settings)
-        self._transfer_configs: dict[int, Any] = {}
-        self._config_lock = threading.Lock()
         self._big: dict[str, int] = {}     # sizes of big objects that read_small turned down
         self._big_slots = threading.BoundedSemaphore(BIG_AT_ONCE)
 
@@ -223,14 +221,11 @@ class S3Remote:
         self.client.close()
 
     def _config(self, part_size: int) -> Any:
-        with self._config_lock:
-            if part_size not in self._transfer_configs:
-                from boto3.s3.transfer import TransferConfig
+        from boto3.s3.transfer import TransferConfig
 
-                self._transfer_configs[part_size] = TransferConfig(
-                    multipart_threshold=MULTIPART_FROM, multipart_chunksize=part_size,
-                    max_concurrency=PART_THREADS, io_chunksize=READ_CHUNK, max_io_queue=IO_QUEUE)
-            return self._transfer_configs[part_size]
+        return TransferConfig(multipart_threshold=MULTIPART_FROM, multipart_chunksize=part_size,
+                              max_concurrency=PART_THREADS, io_chunksize=READ_CHUNK,
+                              max_io_queue=IO_QUEUE)
 
     def _errors(self, doing: str, oid: str = "") -> ContextManager[None]:
         return mapped_errors(lambda exc: map_error(self, doing, exc, oid))

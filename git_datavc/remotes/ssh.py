@@ -92,7 +92,7 @@ class SSHRemote:
                     if generation == self._generation and self.connected():
                         self._idle.append((generation, sftp))
                     else:
-                        sftp.close()
+                        _close_quietly(sftp)
 
     def _take(self) -> tuple[int, Any]:
         with self._lock:
@@ -104,7 +104,7 @@ class SSHRemote:
                 generation, sftp = self._idle.pop()
                 if generation == self._generation:
                     return generation, sftp
-                sftp.close()
+                _close_quietly(sftp)
             generation, client = self._generation, self._client
         with self._errors("open a channel to"):
             sftp = client.open_sftp()
@@ -320,5 +320,14 @@ def _ssh_config(host: str) -> dict[str, Any]:
 def _remove_quietly(sftp: Any, path: str) -> None:
     try:
         sftp.remove(path)
+    except Exception:
+        pass
+
+
+def _close_quietly(sftp: Any) -> None:
+    """Close a channel whose connection may be gone (an error here must not hide the one
+    being raised)."""
+    try:
+        sftp.close()
     except Exception:
         pass
