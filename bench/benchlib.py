@@ -350,3 +350,38 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
              "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
+
+
+# --------------------------------------------------------------------------- servers
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on just now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, seconds: float = 30) -> bool:
+    """True once something accepts connections on 127.0.0.1:PORT; False after `seconds`."""
+    import socket
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def start_server(argv: list[str], port: int, what: str) -> "subprocess.Popen[bytes]":
+    """Start a server (output discarded) and wait until it listens on PORT."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not wait_for_port(port):
+        proc.kill()
+        proc.wait()
+        raise SystemExit(f"{what} did not start")
+    return proc

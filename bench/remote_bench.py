@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchlib import free_port, start_server
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORK = HERE / "scratch" / "remote"
@@ -109,25 +111,8 @@ def build_cache(data: Path, cache_dir: Path, which: str) -> list[str]:
 
 
 def start_moto(port: int) -> subprocess.Popen[bytes]:
-    import socket
-
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("moto server did not start")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return start_server([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                         str(port)], port, "moto server")
 
 
 def bench(args: argparse.Namespace) -> list[tuple[str, str, str, dict[str, float]]]:

@@ -45,6 +45,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from benchlib import free_port, start_server
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORK = HERE / "scratch" / "s3-floor"
@@ -150,37 +152,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start(argv: list[str], port: int, what: str) -> subprocess.Popen[bytes]:
-    import socket
-
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"{what} did not start")
-
-
 def measure(client: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """One client's PUT and GET steps against a fresh moto; moto's CPU split by step."""
     port = free_port()
-    moto = start([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                 port, "moto server")
+    moto = start_server([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                         str(port)], port, "moto server")
     procs = [moto]
     if args.latency_ms:
         listen = free_port()
-        procs.append(start([sys.executable, str(HERE / "lagproxy.py"), str(listen), str(port),
-                            str(args.latency_ms)], listen, "lag proxy"))
+        procs.append(start_server([sys.executable, str(HERE / "lagproxy.py"), str(listen),
+                                   str(port), str(args.latency_ms)], listen, "lag proxy"))
         port = listen
     endpoint = f"http://127.0.0.1:{port}"
     try:

@@ -83,7 +83,6 @@ import random
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
@@ -98,7 +97,7 @@ sys.path.insert(0, str(HERE))
 import benchlib  # noqa: E402  (sibling modules)
 import gen_data  # noqa: E402
 from benchlib import (MIB, VENV_PYTHON, StepFailed, describe_machine,  # noqa: E402
-                      isolated_env, progress)
+                      free_port, isolated_env, progress, wait_for_port)
 
 RESULTS_FILE = HERE / "results_sync.md"
 DEFAULT_DVC = HERE / "scratch" / "dvc-venv" / "bin" / "dvc"
@@ -313,28 +312,12 @@ def verify(workspace: Path, data: Data, which: str, version: str) -> str:
 
 # --------------------------------------------------------------------------- moto S3
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_for(port: int) -> bool:
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.1)
-    return False
-
-
 class Moto:
     """moto's server; with `latency_ms`, the tools reach it through bench/lagproxy.py, which
     delays every byte that much each way (bucket admin goes straight to moto)."""
 
     def __init__(self, workdir: Path, latency_ms: float = 0) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.endpoint = self.direct = f"http://127.0.0.1:{self.port}"
         self.proxy: subprocess.Popen[bytes] | None = None
         tmp = workdir / "moto-tmp"   # where moto spools big objects
@@ -343,16 +326,16 @@ class Moto:
         self.proc = subprocess.Popen(
             [str(VENV_PYTHON), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": str(tmp)})
-        if not _wait_for(self.port):
+        if not wait_for_port(self.port):
             self.stop()
             raise SystemExit("moto server did not start (see moto.log in the work dir)")
         if latency_ms:
-            listen = _free_port()
+            listen = free_port()
             self.proxy = subprocess.Popen(
                 [sys.executable, str(HERE / "lagproxy.py"), str(listen), str(self.port),
                  str(latency_ms)], stdout=self.log, stderr=subprocess.STDOUT)
             self.endpoint = f"http://127.0.0.1:{listen}"
-            if not _wait_for(listen):
+            if not wait_for_port(listen):
                 self.stop()
                 raise SystemExit("lagproxy did not start (see moto.log in the work dir)")
 
