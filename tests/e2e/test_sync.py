@@ -660,6 +660,33 @@ def test_a_full_disk_while_fetching_leaves_nothing_partial(repo: Path, local: St
     datavc(copy, "verify")
 
 
+def test_a_full_remote_disk_while_pushing_leaves_nothing_partial(repo: Path, tmp_path: Path,
+                                                                 small_disk: Path) -> None:
+    store = Store("local", str(small_disk / "store"), root=small_disk / "store")
+    big = {f"big/f{i}": content(f"push{i}", 1 << 20) for i in range(6)}     # 6 MiB in all
+    connect(repo, store)
+    for rel, data in big.items():
+        write(repo, rel, data)
+    datavc(repo, "add", "big")
+    commit_all(repo, "big")
+
+    result = datavc(repo, "push", check=False)
+    assert_one_line_error(result, "No space left on device")
+    # What is on the remote is whole; nothing is left in flight; the manifest, which
+    # vouches for all the files, is not there.
+    manifest = dir_oid(repo, "big.datavc")
+    on_remote = store.oids()
+    assert manifest not in on_remote
+    for oid in on_remote:
+        assert b3(store.object_path(oid).read_bytes()) == oid
+    tmp = small_disk / "store" / "tmp"
+    assert not tmp.is_dir() or list(tmp.iterdir()) == []
+
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
+    datavc(repo, "push")
+    assert store.oids() == {b3(d) for d in big.values()} | {manifest}
+
+
 def test_s3_server_killed_in_the_middle_of_a_push(repo: Path, tmp_path: Path) -> None:
     (tmp_path / "moto").mkdir()
     server = MotoServer(tmp_path / "moto")
