@@ -622,14 +622,21 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def test_a_full_disk_while_fetching_leaves_nothing_partial(repo: Path, local: Store,
-                                                            small_disk: Path) -> None:
-    big = {f"big/f{i}": content(f"big{i}", 1 << 20) for i in range(6)}   # 6 MiB in all
-    connect(repo, local)
+def commit_big_dir(repo: Path, store: Store) -> dict[str, bytes]:
+    """Connect `store`, then add and commit big/: six 1 MiB files, more than a 4 MiB disk
+    holds."""
+    big = {f"big/f{i}": content(f"big{i}", 1 << 20) for i in range(6)}
+    connect(repo, store)
     for rel, data in big.items():
         write(repo, rel, data)
     datavc(repo, "add", "big")
     commit_all(repo, "big")
+    return big
+
+
+def test_a_full_disk_while_fetching_leaves_nothing_partial(repo: Path, local: Store,
+                                                            small_disk: Path) -> None:
+    big = commit_big_dir(repo, local)
     datavc(repo, "push")
 
     copy = repo.parent / "copy"
@@ -660,15 +667,10 @@ def test_a_full_disk_while_fetching_leaves_nothing_partial(repo: Path, local: St
     datavc(copy, "verify")
 
 
-def test_a_full_remote_disk_while_pushing_leaves_nothing_partial(repo: Path, tmp_path: Path,
+def test_a_full_remote_disk_while_pushing_leaves_nothing_partial(repo: Path,
                                                                  small_disk: Path) -> None:
     store = Store("local", str(small_disk / "store"), root=small_disk / "store")
-    big = {f"big/f{i}": content(f"push{i}", 1 << 20) for i in range(6)}     # 6 MiB in all
-    connect(repo, store)
-    for rel, data in big.items():
-        write(repo, rel, data)
-    datavc(repo, "add", "big")
-    commit_all(repo, "big")
+    big = commit_big_dir(repo, store)
 
     result = datavc(repo, "push", check=False)
     assert_one_line_error(result, "No space left on device")
