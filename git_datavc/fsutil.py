@@ -104,4 +104,3 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
             _sync_file_range = False
     if _sync_file_range:
         _sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE)
-

@@ -39,7 +39,8 @@ def _interesting(path: str, size: int) -> bool:
 
 def _scan_blobs(repo: git.Repo, blobs: Iterable[tuple[str, str]], needed: Needed) -> None:
     """Read the (sha, path) blobs that may be pointers, metafiles or locks. What each
-    blob at a plain path holds is remembered (`BlobRefs`): only new blobs are read."""
+    blob at a plain path holds is remembered in state.db (`State.blob_refs`): only new
+    blobs are read."""
     blobs = list(blobs)
     if not blobs:
         return
@@ -73,9 +74,14 @@ def _scan_blobs(repo: git.Repo, blobs: Iterable[tuple[str, str]], needed: Needed
 
 
 def _special(path: str) -> bool:
-    """A metafile or a lock: read every time (the config folder `.datavc/` is neither)."""
+    """A metafile or a lock: read every time."""
     name = path.rsplit("/", 1)[-1]
-    return name.endswith(metafile.SUFFIX) and name != metafile.SUFFIX or name in LOCKFILES
+    return _is_metafile(name) or name in LOCKFILES
+
+
+def _is_metafile(name: str) -> bool:
+    """`X.datavc`; a bare `.datavc` (the config folder's name) is not one."""
+    return name.endswith(metafile.SUFFIX) and name != metafile.SUFFIX
 
 
 def _parse_into(data: bytes, path: str, needed: Needed) -> str | None:
@@ -83,7 +89,7 @@ def _parse_into(data: bytes, path: str, needed: Needed) -> str | None:
     returns the pointer's object id, or "" for a blob that is no pointer."""
     name = path.rsplit("/", 1)[-1]
     base = path.rsplit("/", 1)[0] if "/" in path else ""
-    if name.endswith(metafile.SUFFIX):
+    if _is_metafile(name):
         try:
             outs = metafile.load(Path(path), data)
         except DatavcError:

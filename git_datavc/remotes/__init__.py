@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 OBJECTS = "files/blake3"
 LOCAL_JOBS = min(8, 2 * (os.cpu_count() or 1))    # disk-bound: a few per core
 S3_JOBS = 32        # small objects are bound by round trips: requests in flight, not cores
-SSH_JOBS = 8        # as many as the SFTP channels of one connection (ssh.CHANNELS)
 SWEEP_AFTER = 24 * 3600   # gc --cloud: an upload this old belongs to no running push
 SCHEMES = "a path, file://, s3://bucket/prefix or ssh://[user@]host[:port]/path"
 
@@ -163,9 +162,10 @@ def open_remote(name: str, settings: Settings) -> Remote:
             from .s3 import S3Remote
 
             return S3Remote(name, url, parsed, settings, jobs or S3_JOBS)
-        from .ssh import SSHRemote
+        from .ssh import CHANNELS, SSHRemote
 
-        return SSHRemote(name, url, parsed, settings, jobs or SSH_JOBS)
+        # as many as the SFTP channels of its connection: more jobs would only wait
+        return SSHRemote(name, url, parsed, settings, jobs or CHANNELS)
     except ImportError as e:    # installed without its dependencies
         raise RemoteError(f"remote {name!r} needs the Python package {e.name!r}",
                           f"pip install {e.name}") from None

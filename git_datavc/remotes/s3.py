@@ -159,16 +159,15 @@ class S3Remote:
             return None
 
     def download(self, oid: str, dst: Path) -> None:
-        size = self._big.pop(oid, 0)
+        size = self._big.pop(oid, 0)     # known big: no probing GET
+        body: Any = None
         with self._errors(f"download {oid} from", oid):
             if not size:
                 head = self.client.get_object(Bucket=self.bucket, Key=self._key(oid))
-                size = head.get("ContentLength", 0)
-                if size < MULTIPART_FROM:
-                    body = head["Body"]
-                else:
-                    head["Body"].close()
+                size, body = head.get("ContentLength", 0), head["Body"]
             if size >= MULTIPART_FROM:
+                if body is not None:
+                    body.close()
                 # Parallel ranged GETs, one range per thread: as fast as smaller ranges on
                 # S3, and far fewer requests (a server such as moto reads the whole object
                 # for each range).
