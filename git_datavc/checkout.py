@@ -207,11 +207,11 @@ def _remove_tree(ws: Workspace, path: Path, rel: str, force: bool, report: Repor
     for relpath, abspath, _ in list(walk_files(path)):
         ok = remove_path(ws, Path(abspath), f"{rel}/{relpath}", force, report) and ok
     if ok:
+        # Bottom-up: a sub-folder was already removed when its own turn came, so only
+        # files and symlinks (to folders too: os.walk lists them in `dirs`) are unlinked.
         for folder, dirs, files in os.walk(path, topdown=False):
-            for name in files + dirs:  # symlinks and other leftovers hold no data
-                full = os.path.join(folder, name)
-                if os.path.islink(full) or not os.path.isdir(full):
-                    os.unlink(full)
+            for name in files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+                os.unlink(os.path.join(folder, name))  # leftovers: they hold no data
             os.rmdir(folder)
     return ok
 

@@ -493,3 +493,30 @@ def test_a_dvc_yaml_from_the_dvc_documentation_runs_unchanged(project: Path) -> 
     assert repro(repo) == ["featurize", "train", "evaluate"]
     commit(repo, "dvc example")
     assert git(repo, "status", "--porcelain").stdout == ""
+
+
+def test_an_out_folder_with_sub_folders_is_replaced_on_the_second_run(repo: Path) -> None:
+    # example-get-started's evaluate stage writes eval/plots/sklearn/roc/*.json; its second
+    # run crashed removing the old folder ("No such file or directory: .../eval/plots").
+    write(repo, "n.txt", "1\n")
+    write(repo, "make.py", textwrap.dedent("""
+        import os, sys
+        n = open("n.txt").read().strip()
+        os.makedirs("out/a/b/c", exist_ok=True)
+        os.makedirs("out/d", exist_ok=True)
+        open("out/a/b/c/deep.json", "w").write(n)
+        open("out/d/x.txt", "w").write(n * 2)
+        open("out/top.txt", "w").write(n * 3)
+        open("runs.log", "a").write("make\\n")
+    """))
+    write(repo, ".gitignore", "runs.log\n")
+    write(repo, "datavc.yaml", "stages:\n  make:\n    cmd: python make.py\n"
+                               "    deps: [make.py, n.txt]\n    outs: [out]\n")
+    assert repro(repo) == ["make"]
+    (repo / "out/d/link").symlink_to("../a")       # a symlinked folder left in the out
+    write(repo, "n.txt", "2\n")
+    assert repro(repo) == ["make"]
+    assert (repo / "out/a/b/c/deep.json").read_text() == "2"
+    assert sorted(p.relative_to(repo / "out").as_posix() for p in (repo / "out").rglob("*")
+                  if not p.is_dir()) == ["a/b/c/deep.json", "d/x.txt", "top.txt"]
+    assert repro(repo) == []
