@@ -190,7 +190,7 @@ def _rewrite(repo: git.Repo, opts: Options, cache: Cache, tips: list[Tip],
         reader = BlobReader(repo)
         assert exporter.stdout is not None and importer.stdin is not None
         try:
-            rewriter = Rewriter(opts, reader, cache, writer, importer.stdin)
+            rewriter = Rewriter(repo, opts, reader, cache, writer, importer.stdin)
             try:
                 rewriter.run(exporter.stdout)
                 importer.stdin.close()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator
 
-from . import migrate_blobs, pointer
+from . import git, migrate_blobs, pointer
 from .cache import Cache, Writer
 from .errors import CorruptObject, ObjectMissing
 from .hashing import CHUNK
@@ -63,10 +63,19 @@ class _Commit:
     parent: bytes | None = None
     attrs_touched: bool = False
     attrs: str | None = None
+    changed: set[bytes] = field(default_factory=set)   # raw paths of its M lines
 
 
 def tmp_ref(ref: bytes) -> bytes:
     return TMP_NS + (ref[5:] if ref.startswith(b"refs/") else ref)
+
+
+def quote(raw: bytes) -> bytes:
+    """A path for fast-import: C-quoted only when it needs to be."""
+    if not raw.startswith(b'"') and b"\n" not in raw:
+        return raw
+    escaped = raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"').replace(b"\n", b"\\n")
+    return b'"' + escaped + b'"'
 
 
 def unquote(raw: bytes) -> str:
@@ -93,8 +102,9 @@ def unquote(raw: bytes) -> str:
 
 
 class Rewriter:
-    def __init__(self, opts: Options, reader: BlobReader, cache: Cache, writer: Writer,
-                 out: IO[bytes]) -> None:
+    def __init__(self, repo: git.Repo, opts: Options, reader: BlobReader, cache: Cache,
+                 writer: Writer, out: IO[bytes]) -> None:
+        self.repo = repo
         self.opts, self.reader, self.cache, self.writer, self.out = opts, reader, cache, writer, out
         self.stats = Stats()
         self.commit_original: dict[int, str] = {}     # our commit mark -> original commit id
@@ -153,24 +163,43 @@ class Rewriter:
 
     def _modify(self, c: _Commit, line: bytes) -> bytes | None:
         mode, blob, raw = line[2:-1].split(b" ", 2)
+        c.changed.add(raw)
         if raw == ATTRS:
             c.attrs_touched, c.attrs = True, blob.decode()
             return None         # replaced at the commit's end
         if mode not in FILE_MODES or blob.startswith(b":"):
             return line
-        path = unquote(raw)
+        mark = self._replacement(blob.decode(), unquote(raw))
+        return line if mark is None else b"M %s :%d %s\n" % (mode, mark, raw)
+
+    def _replacement(self, sha: str, path: str) -> int | None:
+        """The mark of the new blob for `sha` at `path`, or None when it stays."""
         if not self.opts.paths.selects(path):
-            return line
-        sha = blob.decode()
+            return None
         if sha not in self._blob_memo:
             self._blob_memo[sha] = self._convert(sha, path)
         mark = self._blob_memo[sha]
-        if mark is None:
-            return line
-        self.stats.paths.add(path)
-        return b"M %s :%d %s\n" % (mode, mark, raw)
+        if mark is not None:
+            self.stats.paths.add(path)
+        return mark
+
+    def _boundary(self, c: _Commit) -> None:
+        """A commit whose parent is not rewritten (`^REV`) lists only what it changed; its
+        other files at selected paths are converted too, so that every rewritten commit
+        agrees with its .gitattributes."""
+        out = self.repo.git("ls-tree", "-r", "-z", "--full-tree", c.original)
+        for record in filter(None, out.split(b"\0")):
+            meta, raw = record.split(b"\t", 1)
+            mode, kind, sha = meta.split()
+            if kind != b"blob" or mode not in FILE_MODES or raw in c.changed or raw == ATTRS:
+                continue
+            mark = self._replacement(sha.decode(), raw.decode("utf-8", "surrogateescape"))
+            if mark is not None:
+                c.lines.append(b"M %s :%d %s\n" % (mode, mark, quote(raw)))
 
     def _finish(self, c: _Commit) -> None:
+        if c.parent is not None and not c.parent.startswith(b":"):
+            self._boundary(c)
         base, parent_state = self._parent_attrs(c.parent)
         original = c.attrs if c.attrs_touched else base
         self._attrs_of[c.mark] = original
