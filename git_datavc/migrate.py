@@ -182,7 +182,7 @@ def _rewrite(repo: git.Repo, opts: Options, cache: Cache, tips: list[Tip],
     export_args = ["fast-export", "--no-data", "--show-original-ids",
                    "--reference-excluded-parents", "--signed-tags=strip",
                    "--use-done-feature", *[t.name for t in tips], *["^" + e for e in excludes]]
-    import_args = ["fast-import", "--quiet", "--force", "--done", f"--export-marks={marks}"]
+    import_args = [*migrate_blobs.SMALL_PACK_WINDOWS, "fast-import", "--quiet", "--force", "--done", f"--export-marks={marks}"]
     with tempfile.TemporaryFile(dir=scratch) as export_err, \
             tempfile.TemporaryFile(dir=scratch) as import_err, cache.writer() as writer:
         exporter = git.popen(repo, export_args, stderr=export_err)

@@ -23,13 +23,17 @@ SMALL = 1024          # pointers of either kind are far smaller; bigger blobs ar
 LFS_VERSIONS = (b"https://git-lfs.github.com/spec/v1", b"https://hawser.github.com/spec/v1")
 _LFS_OID = re.compile(rb"sha256:([0-9a-f]{64})")
 NOT_TRACKED = "!filter !diff !merge !text"   # an --exclude line: back to git's defaults
+# git maps packs in windows of 1 GiB (up to 8 GiB at once): reading every blob of a big
+# pack would keep all of it resident. Small windows keep the reader's memory flat.
+SMALL_PACK_WINDOWS = ("-c", "core.packedGitWindowSize=16m", "-c", "core.packedGitLimit=64m")
 
 
 class BlobReader:
     """Sizes and contents of git objects by name, from one long-running cat-file."""
 
     def __init__(self, repo: git.Repo) -> None:
-        self.proc = git.popen(repo, ["cat-file", "--batch-command"], stdin=git.PIPE)
+        self.proc = git.popen(repo, [*SMALL_PACK_WINDOWS, "cat-file", "--batch-command"],
+                              stdin=git.PIPE)
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._in, self._out = self.proc.stdin, self.proc.stdout
 
