@@ -170,6 +170,7 @@ def run(repo: git.Repo, req: Request) -> Result:
         _delete_refs(repo, TMP_NS.decode())
     if old_head and any(name in ("HEAD", old_branch) for name, _, _ in updated):
         _refresh_worktree(repo, old_head)
+    _warn_other_worktrees(repo, {name for name, _, _ in updated})
     return Result(stats, updated, published)
 
 
@@ -278,6 +279,19 @@ def _delete_refs(repo: git.Repo, prefix: str) -> None:
 
 
 # --- the worktree -------------------------------------------------------------------
+
+def _warn_other_worktrees(repo: git.Repo, moved: set[str]) -> None:
+    """Another worktree on a rewritten branch keeps the old index: say how to catch up."""
+    path = ""
+    for line in repo.git("worktree", "list", "--porcelain").decode().splitlines():
+        if line.startswith("worktree "):
+            path = line[9:]
+        elif line.startswith("branch ") and line[7:] in moved \
+                and os.path.realpath(path) != os.path.realpath(repo.root):
+            output.warn(f"{line[7:]} is checked out in {path} too: run `git read-tree HEAD "
+                        "&& git checkout HEAD -- .gitattributes && git update-index -q "
+                        "--refresh` there")
+
 
 def _refresh_worktree(repo: git.Repo, old_head: str) -> None:
     """Make the index match the new HEAD, touching only the files whose bytes differ.

@@ -315,3 +315,18 @@ def test_from_lfs_with_a_missing_lfs_object_changes_no_ref(tmp_path: Path) -> No
     assert f"m.bin: Git LFS object {lfs_oid[:12]} is not in" in proc.stderr
     assert "git lfs fetch --all" in proc.stderr
     assert refs(repo) == before and refs(repo, "refs/datavc/") == {}
+
+
+def test_another_worktree_on_a_rewritten_branch_is_told_how_to_catch_up(history: Path,
+                                                                       tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    git(history, "worktree", "add", "-q", str(other), "topic")
+    proc = datavc(history, "migrate", "import", "-I", "*.bin", "--everything")
+    assert f"warning: refs/heads/topic is checked out in {other} too" in proc.stderr
+    assert "git read-tree HEAD && git checkout HEAD -- .gitattributes && git update-index" \
+        in proc.stderr
+    git(other, "read-tree", "HEAD")
+    git(other, "checkout", "HEAD", "--", ".gitattributes")
+    git(other, "update-index", "-q", "--refresh", check=False)
+    assert git(other, "status", "--porcelain").stdout == ""
+    assert git(history, "status", "--porcelain").stdout == ""
