@@ -109,14 +109,14 @@ def plan(repo: git.Repo, req: Request) -> tuple[list[Tip], list[str]]:
     return list(unique.values()), excludes
 
 
-def count_published(repo: git.Repo, tips: list[Tip], excludes: list[str]) -> int:
-    """How many of the commits to rewrite a remote-tracking ref reaches."""
-    if not repo.git("for-each-ref", "--count=1", "refs/remotes"):
-        return 0
+def count_commits(repo: git.Repo, tips: list[Tip], excludes: list[str]) -> tuple[int, int]:
+    """(commits to rewrite, how many of them a remote-tracking ref reaches)."""
     revs = [t.commit for t in tips] + ["^" + e for e in excludes]
     total = int(repo.git("rev-list", "--count", *revs, "--"))
+    if not repo.git("for-each-ref", "--count=1", "refs/remotes"):
+        return total, 0
     unpublished = int(repo.git("rev-list", "--count", *revs, "--not", "--remotes", "--"))
-    return total - unpublished
+    return total, total - unpublished
 
 
 # --- checks before anything changes ------------------------------------------------
@@ -149,13 +149,16 @@ def check_ready(repo: git.Repo, req: Request) -> None:
 def run(repo: git.Repo, req: Request) -> Result:
     check_ready(repo, req)
     tips, excludes = plan(repo, req)
-    published = count_published(repo, tips, excludes)
+    total, published = count_commits(repo, tips, excludes)
     if published and not req.yes:
         raise DatavcError(
             f"this rewrites {published} commit(s) that are already on a remote (reachable "
             "from refs/remotes/): everyone who has them must re-clone or rebase",
             "rerun with --yes, then force-push; or give ^origin/BRANCH to rewrite only the "
             "commits not pushed yet")
+    output.info(f"migrate: rewriting {total} commits of {len(tips)} refs "
+                f"({', '.join(t.name.split('/', 2)[-1] for t in tips[:5])}"
+                f"{', ...' if len(tips) > 5 else ''})")
     _delete_refs(repo, TMP_NS.decode())
     settings = config.load(repo.root)
     cache = Cache(config.cache_root(repo, settings))

@@ -189,6 +189,14 @@ def _lfs_to_datavc_line(line: str) -> str:
     return " ".join([parts[0]] + [swap.get(p, p) for p in parts[1:]])
 
 
+def lfs_rules_to_datavc(data: bytes) -> bytes:
+    """A .gitattributes (in any directory) with its filter=lfs rules made datavc rules."""
+    lines = _lines(data)
+    new = [_lfs_to_datavc_line(line) for line in lines]
+    return data if new == lines else "".join(line + "\n" for line in new).encode(
+        "utf-8", "surrogateescape")
+
+
 def import_attrs(data: bytes, include: Sequence[str], exclude: Sequence[str],
                  from_lfs: bool) -> bytes | None:
     """The root .gitattributes of a rewritten commit: the original lines (their LFS rules

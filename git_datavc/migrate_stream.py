@@ -111,6 +111,7 @@ class Rewriter:
         self._attrs_of: dict[int, str | None] = {}    # mark -> its original .gitattributes
         self._attrs_memo: dict[str | None, AttrState] = {}
         self._blob_memo: dict[str, int | None] = {}   # original blob -> mark of its new blob
+        self._nested_memo: dict[str, int | None] = {}  # the same for deeper .gitattributes
         self._next_mark = BLOB_MARKS
 
     # --- the stream ------------------------------------------------------------------
@@ -169,7 +170,10 @@ class Rewriter:
             return None         # replaced at the commit's end
         if mode not in FILE_MODES or blob.startswith(b":"):
             return line
-        mark = self._replacement(blob.decode(), unquote(raw))
+        if raw.endswith(b"/.gitattributes"):
+            mark = self._nested_attrs(blob.decode())
+        else:
+            mark = self._replacement(blob.decode(), unquote(raw))
         return line if mark is None else b"M %s :%d %s\n" % (mode, mark, raw)
 
     def _replacement(self, sha: str, path: str) -> int | None:
@@ -183,6 +187,16 @@ class Rewriter:
             self.stats.paths.add(path)
         return mark
 
+    def _nested_attrs(self, sha: str) -> int | None:
+        """A .gitattributes below the root: only --from-lfs changes it (its LFS rules)."""
+        if not self.opts.from_lfs:
+            return None
+        if sha not in self._nested_memo:
+            data = self.reader.read(sha) or b""
+            new = migrate_blobs.lfs_rules_to_datavc(data)
+            self._nested_memo[sha] = None if new == data else self._emit(iter([new]), len(new))
+        return self._nested_memo[sha]
+
     def _boundary(self, c: _Commit) -> None:
         """A commit whose parent is not rewritten (`^REV`) lists only what it changed; its
         other files at selected paths are converted too, so that every rewritten commit
@@ -193,7 +207,10 @@ class Rewriter:
             mode, kind, sha = meta.split()
             if kind != b"blob" or mode not in FILE_MODES or raw in c.changed or raw == ATTRS:
                 continue
-            mark = self._replacement(sha.decode(), raw.decode("utf-8", "surrogateescape"))
+            if raw.endswith(b"/.gitattributes"):
+                mark = self._nested_attrs(sha.decode())
+            else:
+                mark = self._replacement(sha.decode(), raw.decode("utf-8", "surrogateescape"))
             if mark is not None:
                 c.lines.append(b"M %s :%d %s\n" % (mode, mark, quote(raw)))
 

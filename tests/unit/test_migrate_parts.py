@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from git_datavc.errors import UsageError
-from git_datavc.migrate_blobs import export_attrs, import_attrs, parse_lfs
+from git_datavc.migrate_blobs import export_attrs, import_attrs, lfs_rules_to_datavc, parse_lfs
 from git_datavc.migrate_stream import quote, unquote
 from git_datavc.pathmatch import compile_pattern, path_filter, split_patterns
 
@@ -51,6 +51,9 @@ def test_import_attrs_turns_lfs_rules_into_datavc_rules() -> None:
     assert import_attrs(lfs, [], [], from_lfs=True) == \
         f"*.bin {RULE}\n*.md text\n# filter=lfs kept\n".encode()
     assert import_attrs(lfs, [], [], from_lfs=False) == lfs
+    assert lfs_rules_to_datavc(b"*.dat filter=lfs diff=lfs merge=lfs -text\n") == \
+        f"*.dat {RULE}\n".encode()
+    assert lfs_rules_to_datavc(b"*.md text\n") == b"*.md text\n"
 
 
 def test_export_attrs_removes_only_the_given_patterns_and_empties_to_none() -> None:
