@@ -6,7 +6,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import IO, Iterable, Iterator, Sequence
 
 from .errors import DatavcError, GitError
 
@@ -168,6 +168,21 @@ def blob_stream(repo: Repo, sha: str) -> subprocess.Popen[bytes]:
     """A `git cat-file blob` process whose stdout streams a (possibly large) blob."""
     return subprocess.Popen(["git", "cat-file", "blob", sha], cwd=repo.root,
                             stdout=subprocess.PIPE)
+
+
+def popen(repo: Repo, args: Sequence[str], stdin: int | IO[bytes] | None = None,
+          stdout: int | IO[bytes] | None = subprocess.PIPE,
+          stderr: int | IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+    """A long-running `git ARGS` whose pipes the caller drives (fast-export, fast-import,
+    cat-file --batch-command: history rewriting streams through them)."""
+    try:
+        return subprocess.Popen(["git", *args], cwd=repo.root, stdin=stdin, stdout=stdout,
+                                stderr=stderr)
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+
+
+PIPE = subprocess.PIPE
 
 
 def write_blob(repo: Repo, data: bytes) -> str:

@@ -139,6 +139,31 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
     p = add("demo", "walk through the whole cycle in a sample repository (temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the sample repository")
+    p = add("migrate", "rewrite history to or from datavc pointers (like git lfs migrate)")
+    msub = p.add_subparsers(dest="action", metavar="ACTION")
+    msub.required = True
+    for action, help in (("import", "turn the files at --include paths into pointers in "
+                                    "every commit (their bytes go to the cache)"),
+                         ("export", "turn the pointers at --include paths back into content"),
+                         ("info", "which file types and paths take the space in history")):
+        q = msub.add_parser(action, help=help, description=help)
+        q.add_argument("refs", nargs="*", metavar="REF", help="branches and tags to rewrite "
+                       "(default: the current branch); ^REV keeps REV's history as it is")
+        q.add_argument("-I", "--include", action="append", default=[], metavar="PATTERNS",
+                       help=".gitattributes-style patterns, comma-separated or repeated")
+        q.add_argument("-X", "--exclude", action="append", default=[], metavar="PATTERNS")
+        q.add_argument("--everything", action="store_true", help="every local branch and tag")
+        if action == "info":
+            q.add_argument("--top", type=int, default=10, help="rows per table (default 10)")
+            q.add_argument("--above", default="0", help="count only blobs of this size or more")
+            continue
+        if action == "import":
+            q.add_argument("--from-lfs", action="store_true", help="convert Git LFS pointers "
+                           "(and .gitattributes filter=lfs rules) into datavc ones")
+        q.add_argument("--yes", action="store_true",
+                       help="rewrite commits that a remote already has")
+        q.add_argument("-f", "--force", action="store_true",
+                       help="replace the backup refs an earlier migrate left")
     add("filter-process", "plumbing: git's long-running clean/smudge filter")
     for name in ("clean", "smudge"):
         p = add(name, f"plumbing: {name} one file from stdin to stdout")
@@ -237,6 +262,14 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
     if c == "demo":
         from .commands import demo
         return lambda: demo.run(args.keep)
+    if c == "migrate":
+        from .commands import migrate
+        if args.action == "info":
+            return lambda: migrate.run_info(args.include, args.exclude, args.refs,
+                                            args.everything, args.top, args.above)
+        return lambda: migrate.run(args.action, args.include, args.exclude, args.refs,
+                                   args.everything, getattr(args, "from_lfs", False),
+                                   args.yes, args.force)
     if c == "filter-process":
         from .commands import filter_process
         return filter_process.run
