@@ -137,6 +137,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-a", "--all", dest="everything", action="store_true", help="list every path")
     p = add("verify", "re-hash the cache and report corrupt objects")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
+    p = add("import-dvc", "convert a DVC repository: .dvc files to .datavc, dvc.lock to "
+                          "datavc.lock, DVC's objects (md5-checked) into the cache")
+    p.add_argument("-n", "--dry-run", action="store_true", help="check and report, write nothing")
+    p.add_argument("--fetch", action="store_true",
+                   help="also fetch from a DVC remote of .dvc/config what is missing")
+    p.add_argument("-r", "--remote", help="the DVC remote (default: DVC's core.remote)")
     p = add("demo", "walk through the whole cycle in a sample repository (temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the sample repository")
     p = add("migrate", "rewrite history to or from datavc pointers (like git lfs migrate)")
@@ -212,6 +218,9 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
         from .commands import repro
         return lambda: repro.run(args.targets, args.force, args.dry, args.single_item,
                                  args.downstream, args.jobs)
+    if c == "import-dvc":
+        from .commands import import_dvc
+        return lambda: import_dvc.run(args.dry_run, args.fetch, args.remote)
     if c == "dag":
         from .commands import dag
         return lambda: dag.run(args.target, args.fmt or "text")

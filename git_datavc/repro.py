@@ -78,7 +78,12 @@ def select(pipe: Pipeline, targets: Sequence[str], single: bool, downstream: boo
 
 def reproduce(ws: Workspace, pipe: Pipeline, names: list[str], force: bool = False,
               dry: bool = False, jobs: int = 1) -> Result:
-    run = _Run(ws, pipe, lockfile.read(ws.repo.root / LOCK), force, dry)
+    locks = lockfile.read(ws.repo.root / LOCK)
+    if any(name not in locks for name in pipe.stages):
+        from .takeover import adopt_lock  # a DVC project: stages dvc.lock still vouches for
+
+        locks = adopt_lock(ws, pipe, locks, write=not dry)
+    run = _Run(ws, pipe, locks, force, dry)
     ws.preload_state()
     _check_deps_exist(run, names)
     if not force:
