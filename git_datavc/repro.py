@@ -393,7 +393,7 @@ def _confirm(name: str) -> bool:
     print(f"Going to reproduce stage {name!r}. Are you sure you want to continue? [y/n] ",
           end="", file=sys.stderr, flush=True)
     answer = sys.stdin.readline()
-    if not answer.endswith("\n"):
+    if not sys.stdin.isatty():  # the answer was not echoed: end the prompt's line
         print(file=sys.stderr)
     return answer.strip().lower() in ("y", "yes")
 
@@ -479,7 +479,10 @@ def _clear_outs(run: _Run, stage: Stage) -> None:
 
 def _run_cmds(run: _Run, stage: Stage) -> tuple[int, str]:
     """Runs in a worker thread: the stage's commands, one after the other."""
-    env = {**os.environ, "DATAVC_ROOT": str(run.root), "DATAVC_STAGE": stage.name}
+    # DVC's names too: tools such as dvclive look for DVC_ROOT to know that a pipeline runs
+    # them (and, without it, open the project as a DVC repository themselves)
+    env = {**os.environ, "DATAVC_ROOT": str(run.root), "DATAVC_STAGE": stage.name,
+           "DVC_ROOT": str(run.root), "DVC_STAGE": stage.name}
     cwd = run.root / stage.wdir
     prefix = f"[{stage.name}] " if run.prefix else ""
     for cmd in stage.cmds:
