@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--force", action="store_true",
                    help="also overwrite or remove files whose bytes are not in the cache")
     p.add_argument("--relink", action="store_true", help="re-create every link")
-    p = add("commit", "record the current contents of tracked outs in their metafiles")
+    p = add("commit", "record the current contents of tracked outs in their metafiles, "
+            "and of pipeline stages in datavc.lock")
     p.add_argument("targets", nargs="*", metavar="TARGET")
     p = add("unprotect", "replace linked workspace files by writable copies")
     p.add_argument("targets", nargs="+", metavar="PATH")

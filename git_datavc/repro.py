@@ -529,3 +529,32 @@ def _write_lock(run: _Run) -> None:
 def _drop_removed_stages(run: _Run) -> None:
     if any(name not in run.pipe.stages for name in run.locks):
         _write_lock(run)
+
+
+# --- `git datavc commit` of stages ------------------------------------------------------
+
+def commit_stages(ws: Workspace, pipe: Pipeline, names: list[str]) -> list[str]:
+    """Record the workspace's deps, params and outs of `names` in the lock without running
+    anything (DVC's `dvc commit` of a stage): after fixing an out by hand, or after running
+    a stage's command yourself. Returns the stages whose lock entry changed. A frozen stage
+    is committed too: committing is asked for by name."""
+    run = _Run(ws, pipe, lockfile.read(ws.repo.root / LOCK), force=False, dry=False)
+    ws.preload_state()
+    changed = []
+    try:
+        for name in names:
+            stage = pipe.stages[name]
+            missing = [o.path for o in stage.outs if not os.path.lexists(run.root / o.path)]
+            if missing:
+                raise DatavcError(f"stage {name!r}: out {missing[0]!r} does not exist; nothing "
+                                  "to record", f"run `git datavc repro {name}` instead")
+            deps, values = _deps_of(run, stage), _params_of(run, stage)
+            before = run.locks.get(name)
+            outs = [snapshot(ws, run.root / spec.path, link=spec.cache) for spec in stage.outs]
+            _forget(run, [o.path for o in stage.outs])
+            _record(run, stage, deps, values, outs)
+            if before != run.locks[name]:
+                changed.append(name)
+    finally:
+        ws.state.commit()
+    return changed

@@ -336,3 +336,44 @@ def test_parallel_stages_output_is_whole_lines_with_the_stage_name(repo: Path) -
         match = re.fullmatch(r"\[(s\d)\] line \d of (s\d)", line)
         assert match and match.group(1) == match.group(2), line
     assert "[s0] > for n in" in result.stderr
+
+
+def test_commit_records_a_stage_in_the_lock_without_running_it(repo: Path) -> None:
+    write(repo, "src.txt", "one\n")
+    write(repo, "dvc.yaml", FROZEN)
+    assert ran(datavc(repo, "repro").stderr) == ["make", "fz", "last"]
+    # the user runs a command by hand, then records it, as with `dvc commit`
+    write(repo, "src.txt", "two\n")
+    (repo / "made.txt").unlink()
+    write(repo, "made.txt", "two\n")
+    result = datavc(repo, "commit", "make")
+    assert "recorded stage 'make' in datavc.lock" in result.stderr
+    assert ran(datavc(repo, "repro", "make").stderr) == []
+    deps = {d["path"]: d for d in lock(repo)["fz"]["deps"]}
+    assert deps["made.txt"]["size"] == 4  # fz still locked with "one\n" ...
+    assert ran(datavc(repo, "repro").stderr) == ["fz", "last"]  # ... so it runs now
+    assert "already records" in datavc(repo, "commit").stderr
+
+
+def test_metrics_diff_reads_a_metrics_file_inside_a_folder_out(repo: Path) -> None:
+    write(repo, "params.yaml", "n: 1\n")
+    write(repo, "ev.sh", """
+        mkdir -p eval/plots
+        echo "{\\"score\\": $1}" > eval/metrics.json
+    """)
+    write(repo, "dvc.yaml", """
+        metrics:
+        - eval/metrics.json
+        stages:
+          ev:
+            cmd: sh ev.sh ${n}
+            params: [n]
+            outs: [eval]
+    """)
+    datavc(repo, "repro")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "n=1")
+    write(repo, "params.yaml", "n: 3\n")
+    datavc(repo, "repro")
+    diff = yaml.safe_load(datavc(repo, "metrics", "diff", "--json").stdout)
+    assert diff == {"eval/metrics.json": {"score": {"old": 1, "new": 3, "diff": 2}}}
