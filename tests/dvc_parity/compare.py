@@ -69,7 +69,7 @@ def _aspect_diffs(aspect: str, a: Observation, b: Observation) -> list[tuple[Any
 def _matches(dev: dict[str, Any], scenario: str, diff: Difference) -> bool:
     step = dev.get("step", "*")
     key = dev.get("key")       # the stage (lock) or the path (files) the deviation is about
-    keys = list(diff.dvc) + list(diff.datavc) if isinstance(diff.dvc, dict) else []
+    keys = [k for side in (diff.dvc, diff.datavc) if isinstance(side, dict) for k in side]
     return (fnmatch.fnmatch(scenario, dev["scenario"]) and dev["aspect"] == diff.aspect
             and (step == "*" or int(step) == diff.step)
             and (key is None or any(fnmatch.fnmatch(k, key) for k in keys))

@@ -141,8 +141,10 @@ def _do(tool: Tool, repo: Path, kind: str, arg: Any) -> tuple[int, str, Any]:
                 target.write_text(text.replace(value[0], value[1]))
             elif target.is_dir():
                 shutil.rmtree(target)
-            else:
+            elif target.exists():
                 target.unlink()
+            else:   # not there: the tools already differ; the files aspect shows it
+                return 1, f"{path}: no such file to delete", None
         return 0, "", None
     if kind == "commit":
         git(repo, tool.env, "add", "-A")
