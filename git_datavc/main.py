@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--force", action="store_true",
                    help="also overwrite or remove files whose bytes are not in the cache")
     p.add_argument("--relink", action="store_true", help="re-create every link")
-    p = add("commit", "record the current contents of tracked outs in their metafiles")
+    p = add("commit", "record the current contents of tracked outs in their metafiles, "
+            "and of pipeline stages in datavc.lock")
     p.add_argument("targets", nargs="*", metavar="TARGET")
     p = add("unprotect", "replace linked workspace files by writable copies")
     p.add_argument("targets", nargs="+", metavar="PATH")
@@ -61,6 +62,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-s", "--single-item", action="store_true", help="only the targets, not their deps")
     p.add_argument("--downstream", action="store_true", help="the targets and what depends on them")
     p.add_argument("-j", "--jobs", type=int, default=1, help="independent stages in parallel")
+    p.add_argument("-p", "--pipeline", action="store_true",
+                   help="every stage of the pipelines the targets belong to")
+    p.add_argument("-i", "--interactive", action="store_true", help="ask before each stage runs")
+    p.add_argument("--pull", action="store_true",
+                   help="fetch locked deps and outs missing from the cache from the remote")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="skip stages whose only change is data missing from the cache")
     p = add("dag", "show the pipeline graph")
     p.add_argument("target", nargs="?", metavar="TARGET")
     fmt = p.add_mutually_exclusive_group()
@@ -186,7 +194,9 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
     if c == "repro":
         from .commands import repro
         return lambda: repro.run(args.targets, args.force, args.dry, args.single_item,
-                                 args.downstream, args.jobs)
+                                 args.downstream, args.jobs, pipeline=args.pipeline,
+                                 interactive=args.interactive, pull=args.pull,
+                                 allow_missing=args.allow_missing)
     if c == "dag":
         from .commands import dag
         return lambda: dag.run(args.target, args.fmt or "text")
