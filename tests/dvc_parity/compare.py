@@ -19,6 +19,10 @@ ASPECTS = ("exit", "ran", "lock", "files", "answer")
 WHEN = {
     # DVC's list is part of git-datavc's (git-datavc names more stages, not other ones)
     "dvc_subset": lambda dvc, datavc: set(dvc or []) <= set(datavc or []),
+    # git-datavc has no entry where DVC has one (a lock entry, a file)
+    "datavc_none": lambda dvc, datavc: all(v is None for v in (datavc or {}).values()),
+    # git-datavc ran nothing where DVC ran the stage again
+    "datavc_ran_nothing": lambda dvc, datavc: not datavc,
     "always": lambda dvc, datavc: True,
 }
 
