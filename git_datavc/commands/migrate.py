@@ -11,10 +11,10 @@ from ..pathmatch import path_filter, split_patterns
 
 
 def run(mode: str, include: Sequence[str], exclude: Sequence[str], refs: Sequence[str],
-        everything: bool, from_lfs: bool, yes: bool, force: bool) -> int:
+        everything: bool, from_lfs: bool, yes: bool, force: bool, fixup: bool = False) -> int:
     repo = git.find_repo()
     req = migrate.Request(mode, tuple(split_patterns(include)), tuple(split_patterns(exclude)),
-                          tuple(refs), everything, from_lfs, yes, force)
+                          tuple(refs), everything, from_lfs, yes, force, fixup)
     result = migrate.run(repo, req)
     s = result.stats
     if not result.updated:
