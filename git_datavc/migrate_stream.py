@@ -175,10 +175,11 @@ class Rewriter:
         mode, blob, raw = line[2:-1].split(b" ", 2)
         if mode not in FILE_MODES or blob.startswith(b":"):
             return line
-        if raw.endswith(b"/.gitattributes"):
+        path = unquote(raw)
+        if path.endswith("/.gitattributes"):
             mark = self._nested_attrs(blob.decode())
         else:
-            mark = self._replacement(blob.decode(), unquote(raw), paths)
+            mark = self._replacement(blob.decode(), path, paths)
         return line if mark is None else b"M %s :%d %s\n" % (mode, mark, raw)
 
     def _replacement(self, sha: str, path: str, paths: Selector | None) -> int | None:
