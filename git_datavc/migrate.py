@@ -207,7 +207,7 @@ def _rewrite(repo: git.Repo, opts: Options, cache: Cache, tips: list[Tip],
     scratch = repo.datavc_dir / "migrate"
     scratch.mkdir(parents=True, exist_ok=True)
     marks = scratch / "marks"
-    export_args = ["fast-export", "--no-data", "--show-original-ids",
+    export_args = [*migrate_blobs.SMALL_PACK_WINDOWS, "fast-export", "--no-data", "--show-original-ids",
                    "--reference-excluded-parents", "--signed-tags=strip",
                    "--use-done-feature", *[t.name for t in tips], *["^" + e for e in excludes]]
     import_args = [*migrate_blobs.SMALL_PACK_WINDOWS, "fast-import", "--quiet", "--force", "--done", f"--export-marks={marks}"]

@@ -38,6 +38,7 @@ def run(mode: str, include: Sequence[str], exclude: Sequence[str], refs: Sequenc
     print(f"    git for-each-ref --format='delete %(refname)' {migrate.BACKUP_NS} "
           "| git update-ref --stdin")
     print("    git reflog expire --expire=now --all && git gc --prune=now")
+    print("    git repack -adf    # optional: packs the new history tighter than fast-import did")
     if result.published:
         print("migrate: published commits were rewritten: force-push the branches "
               "(git push --force-with-lease) and tell everyone who has them")
