@@ -174,6 +174,8 @@ def _parser() -> argparse.ArgumentParser:
         if action == "import":
             q.add_argument("--from-lfs", action="store_true", help="convert Git LFS pointers "
                            "(and .gitattributes filter=lfs rules) into datavc ones")
+            q.add_argument("--fixup", action="store_true", help="convert the files each "
+                           "commit's root .gitattributes already sends to datavc")
         q.add_argument("--yes", action="store_true",
                        help="rewrite commits that a remote already has")
         q.add_argument("-f", "--force", action="store_true",
@@ -288,7 +290,7 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
                                             args.everything, args.top, args.above)
         return lambda: migrate.run(args.action, args.include, args.exclude, args.refs,
                                    args.everything, getattr(args, "from_lfs", False),
-                                   args.yes, args.force)
+                                   args.yes, args.force, getattr(args, "fixup", False))
     if c == "filter-process":
         from .commands import filter_process
         return filter_process.run

@@ -35,6 +35,7 @@ class Request:
     from_lfs: bool = False
     yes: bool = False              # rewrite commits a remote already has
     force: bool = False            # replace the backups of an earlier migrate
+    fixup: bool = False            # convert what .gitattributes already routes to datavc
 
 
 @dataclass(frozen=True)
@@ -122,14 +123,17 @@ def count_commits(repo: git.Repo, tips: list[Tip], excludes: list[str]) -> tuple
 # --- checks before anything changes ------------------------------------------------
 
 def check_ready(repo: git.Repo, req: Request) -> None:
-    if req.mode == "import" and not req.include and not req.from_lfs:
-        raise UsageError("say which files become pointers: --include='*.bin' (or --from-lfs)")
+    if req.fixup and (req.include or req.exclude):
+        raise UsageError("--fixup takes the paths from .gitattributes: no --include/--exclude")
+    if req.mode == "import" and not (req.include or req.from_lfs or req.fixup):
+        raise UsageError("say which files become pointers: --include='*.bin' (or --fixup, "
+                         "--from-lfs)")
     if req.mode == "export" and not req.include:
         raise UsageError("say which files get their content back: --include='*.bin'")
     if req.mode == "import" and not repo.git("config", "filter.datavc.process", check=False):
         raise DatavcError("the datavc filter is not set up here: the rewritten files could "
                           "not be checked out", "run `git datavc init` first")
-    if repo.git("status", "--porcelain", "-z", "--untracked-files=no"):
+    if _has_changes(repo):
         raise DatavcError("the worktree has uncommitted changes: migrate rewrites what is "
                           "checked out", "commit or stash them first")
     if (repo.root / ".gitattributes").exists() and not repo.git(
@@ -142,6 +146,26 @@ def check_ready(repo: git.Repo, req: Request) -> None:
                           "check that migrate went well, then replace them with --force, or "
                           "delete them: git for-each-ref --format='delete %(refname)' "
                           f"{BACKUP_NS} | git update-ref --stdin")
+
+
+def _has_changes(repo: git.Repo) -> bool:
+    """Uncommitted changes to tracked files. A file that only looks modified because a rule
+    now sends it through the filter (what --fixup converts), its bytes those of the index,
+    is no change."""
+    entries = repo.git("status", "--porcelain", "-z", "--untracked-files=no").split(b"\0")
+    looks_modified = []
+    for entry in filter(None, entries):
+        if entry[:2] != b" M":
+            return True
+        looks_modified.append(entry[3:])
+    if not looks_modified:
+        return False
+    paths = [p.decode("utf-8", "surrogateescape") for p in looks_modified]
+    raw = repo.git("hash-object", "--no-filters", "--stdin-paths",
+                   input=b"".join(p + b"\n" for p in looks_modified)).decode().split()
+    index = {path: sha for _, sha, path in
+             git.index_entries(repo, [":(literal)" + p for p in paths])}
+    return any(index.get(path) != sha for path, sha in zip(paths, raw))
 
 
 # --- the run ------------------------------------------------------------------------
@@ -164,7 +188,7 @@ def run(repo: git.Repo, req: Request) -> Result:
     cache = Cache(config.cache_root(repo, settings))
     opts = Options(req.mode, path_filter(req.include, req.exclude), req.include, req.exclude,
                    req.from_lfs, migrate_blobs.lfs_objects_dir(repo) if req.mode == "import"
-                   else None)
+                   else None, req.fixup)
     old_branch, old_head = _head(repo)
     try:
         stats, new_of = _rewrite(repo, opts, cache, tips, excludes)
@@ -183,7 +207,7 @@ def _rewrite(repo: git.Repo, opts: Options, cache: Cache, tips: list[Tip],
     scratch = repo.datavc_dir / "migrate"
     scratch.mkdir(parents=True, exist_ok=True)
     marks = scratch / "marks"
-    export_args = ["fast-export", "--no-data", "--show-original-ids",
+    export_args = [*migrate_blobs.SMALL_PACK_WINDOWS, "fast-export", "--no-data", "--show-original-ids",
                    "--reference-excluded-parents", "--signed-tags=strip",
                    "--use-done-feature", *[t.name for t in tips], *["^" + e for e in excludes]]
     import_args = [*migrate_blobs.SMALL_PACK_WINDOWS, "fast-import", "--quiet", "--force", "--done", f"--export-marks={marks}"]

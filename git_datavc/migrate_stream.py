@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator
 
-from . import git, migrate_blobs, pointer
+from . import git, migrate_blobs, pathmatch, pointer
 from .cache import Cache, Writer
 from .errors import CorruptObject, ObjectMissing
 from .hashing import CHUNK
 from .migrate_blobs import BlobReader
-from .pathmatch import PathFilter
+from .pathmatch import PathFilter, Selector
 
 TMP_NS = b"refs/datavc/migrate-tmp/"
 BLOB_MARKS = 1 << 40      # fast-export numbers commits from 1; our blobs' marks start here
@@ -42,6 +42,7 @@ class Options:
     exclude: tuple[str, ...]
     from_lfs: bool = False
     lfs_objects: Path | None = None
+    fixup: bool = False       # convert what each commit's .gitattributes already routes
 
 
 @dataclass
@@ -64,6 +65,7 @@ class _Commit:
     attrs_touched: bool = False
     attrs: str | None = None
     changed: set[bytes] = field(default_factory=set)   # raw paths of its M lines
+    changes: list[bytes] = field(default_factory=list) # its file changes, in order
 
 
 def tmp_ref(ref: bytes) -> bytes:
@@ -112,6 +114,7 @@ class Rewriter:
         self._attrs_memo: dict[str | None, AttrState] = {}
         self._blob_memo: dict[str, int | None] = {}   # original blob -> mark of its new blob
         self._nested_memo: dict[str, int | None] = {}  # the same for deeper .gitattributes
+        self._rules_memo: dict[str | None, Selector | None] = {}   # --fixup
         self._next_mark = BLOB_MARKS
 
     # --- the stream ------------------------------------------------------------------
@@ -144,10 +147,15 @@ class Rewriter:
                 self.out.write(line)
 
     def _commit_line(self, c: _Commit, line: bytes) -> None:
+        """Header lines are kept; file changes wait for the commit's end, where the
+        .gitattributes they apply under (--fixup) is known."""
         if line.startswith(b"M "):
-            new = self._modify(c, line)
-            if new is not None:
-                c.lines.append(new)
+            mode, blob, raw = line[2:-1].split(b" ", 2)
+            c.changed.add(raw)
+            if raw == ATTRS:
+                c.attrs_touched, c.attrs = True, blob.decode()
+            else:
+                c.changes.append(line)
             return
         if line.startswith(b"D ") and line[2:-1] == ATTRS:
             c.attrs_touched, c.attrs = True, None
@@ -160,25 +168,23 @@ class Rewriter:
             c.original = line[13:-1].decode()
         elif line.startswith(b"from "):
             c.parent = line[5:-1]
-        c.lines.append(line)
+        (c.changes if line.startswith((b"D ", b"deleteall", b"R ", b"C ", b"N "))
+         else c.lines).append(line)
 
-    def _modify(self, c: _Commit, line: bytes) -> bytes | None:
+    def _modify(self, line: bytes, paths: Selector | None) -> bytes:
         mode, blob, raw = line[2:-1].split(b" ", 2)
-        c.changed.add(raw)
-        if raw == ATTRS:
-            c.attrs_touched, c.attrs = True, blob.decode()
-            return None         # replaced at the commit's end
         if mode not in FILE_MODES or blob.startswith(b":"):
             return line
-        if raw.endswith(b"/.gitattributes"):
+        path = unquote(raw)
+        if path.endswith("/.gitattributes"):
             mark = self._nested_attrs(blob.decode())
         else:
-            mark = self._replacement(blob.decode(), unquote(raw))
+            mark = self._replacement(blob.decode(), path, paths)
         return line if mark is None else b"M %s :%d %s\n" % (mode, mark, raw)
 
-    def _replacement(self, sha: str, path: str) -> int | None:
+    def _replacement(self, sha: str, path: str, paths: Selector | None) -> int | None:
         """The mark of the new blob for `sha` at `path`, or None when it stays."""
-        if not self.opts.paths.selects(path):
+        if paths is None or not paths.selects(path):
             return None
         if sha not in self._blob_memo:
             self._blob_memo[sha] = self._convert(sha, path)
@@ -197,10 +203,10 @@ class Rewriter:
             self._nested_memo[sha] = None if new == data else self._emit(iter([new]), len(new))
         return self._nested_memo[sha]
 
-    def _boundary(self, c: _Commit) -> None:
-        """A commit whose parent is not rewritten (`^REV`) lists only what it changed; its
-        other files at selected paths are converted too, so that every rewritten commit
-        agrees with its .gitattributes."""
+    def _boundary(self, c: _Commit, paths: Selector | None) -> None:
+        """A commit lists only what it changed since its first parent. When that parent is
+        not rewritten (`^REV`), or (--fixup) its .gitattributes changed, its other files at
+        selected paths are converted too, so that the commit agrees with its .gitattributes."""
         out = self.repo.git("ls-tree", "-r", "-z", "--full-tree", c.original)
         for record in filter(None, out.split(b"\0")):
             meta, raw = record.split(b"\t", 1)
@@ -210,15 +216,20 @@ class Rewriter:
             if raw.endswith(b"/.gitattributes"):
                 mark = self._nested_attrs(sha.decode())
             else:
-                mark = self._replacement(sha.decode(), raw.decode("utf-8", "surrogateescape"))
+                mark = self._replacement(sha.decode(), raw.decode("utf-8", "surrogateescape"),
+                                         paths)
             if mark is not None:
                 c.lines.append(b"M %s :%d %s\n" % (mode, mark, quote(raw)))
 
     def _finish(self, c: _Commit) -> None:
-        if c.parent is not None and not c.parent.startswith(b":"):
-            self._boundary(c)
         base, parent_state = self._parent_attrs(c.parent)
         original = c.attrs if c.attrs_touched else base
+        paths = self._selector(original)
+        c.lines += [self._modify(line, paths) if line.startswith(b"M ") else line
+                    for line in c.changes]
+        external = c.parent is not None and not c.parent.startswith(b":")
+        if external or (self.opts.fixup and c.attrs_touched):
+            self._boundary(c, paths)
         self._attrs_of[c.mark] = original
         self.commit_original[c.mark] = c.original
         state = self._attrs_state(original)
@@ -226,6 +237,17 @@ class Rewriter:
             c.lines.append(_attrs_change(state))
         self.out.write(b"".join(c.lines) + b"\n")
         self.stats.commits += 1
+
+    def _selector(self, attrs: str | None) -> Selector | None:
+        """What is converted in a commit: --include/--exclude, or (--fixup) what its root
+        .gitattributes sends through datavc."""
+        if not self.opts.fixup:
+            return self.opts.paths
+        if attrs not in self._rules_memo:
+            data = (self.reader.read(attrs) or b"") if attrs else b""
+            rules = pathmatch.attribute_rules(data, "datavc")
+            self._rules_memo[attrs] = rules if rules.rules else None
+        return self._rules_memo[attrs]
 
     def _parent_attrs(self, parent: bytes | None) -> tuple[str | None, AttrState]:
         """(original .gitattributes, new .gitattributes) of the first parent."""
@@ -243,7 +265,9 @@ class Rewriter:
             return self._attrs_memo[original]
         data = (self.reader.read(original) or b"") if original else b""
         o = self.opts
-        if o.mode == "import":
+        if o.fixup:
+            new: bytes | None = data or None
+        elif o.mode == "import":
             new = migrate_blobs.import_attrs(data, o.include, o.exclude, o.from_lfs)
         else:
             new = migrate_blobs.export_attrs(data, o.include, o.exclude)

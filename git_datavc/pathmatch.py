@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Protocol, Sequence
 
 from .errors import UsageError
 
@@ -112,3 +112,37 @@ class PathFilter:
 def path_filter(include: Sequence[str], exclude: Sequence[str]) -> PathFilter:
     return PathFilter(tuple(compile_pattern(p) for p in include),
                       tuple(compile_pattern(p) for p in exclude))
+
+
+class Selector(Protocol):
+    def selects(self, path: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class RuleFilter:
+    """The paths a .gitattributes sends through one filter driver: the last line whose
+    pattern matches and that sets or unsets `filter` decides, as in git."""
+    rules: tuple[tuple[Pattern, bool], ...]
+
+    def selects(self, path: str) -> bool:
+        for pattern, on in reversed(self.rules):
+            if pattern.matches(path):
+                return on
+        return False
+
+
+def attribute_rules(data: bytes, driver: str) -> RuleFilter:
+    rules = []
+    for line in data.decode("utf-8", "surrogateescape").splitlines():
+        parts = line.split()
+        if len(parts) < 2 or parts[0].startswith("#"):
+            continue
+        settings = [p for p in parts[1:] if p in ("-filter", "!filter") or p.startswith("filter=")]
+        if not settings:
+            continue
+        try:
+            pattern = compile_pattern(parts[0])
+        except UsageError:
+            continue    # a pattern git takes but this cannot (a directory, a negation)
+        rules.append((pattern, settings[-1] == f"filter={driver}"))
+    return RuleFilter(tuple(rules))

@@ -11,10 +11,10 @@ from ..pathmatch import path_filter, split_patterns
 
 
 def run(mode: str, include: Sequence[str], exclude: Sequence[str], refs: Sequence[str],
-        everything: bool, from_lfs: bool, yes: bool, force: bool) -> int:
+        everything: bool, from_lfs: bool, yes: bool, force: bool, fixup: bool = False) -> int:
     repo = git.find_repo()
     req = migrate.Request(mode, tuple(split_patterns(include)), tuple(split_patterns(exclude)),
-                          tuple(refs), everything, from_lfs, yes, force)
+                          tuple(refs), everything, from_lfs, yes, force, fixup)
     result = migrate.run(repo, req)
     s = result.stats
     if not result.updated:
@@ -38,6 +38,7 @@ def run(mode: str, include: Sequence[str], exclude: Sequence[str], refs: Sequenc
     print(f"    git for-each-ref --format='delete %(refname)' {migrate.BACKUP_NS} "
           "| git update-ref --stdin")
     print("    git reflog expire --expire=now --all && git gc --prune=now")
+    print("    git repack -adf    # optional: packs the new history tighter than fast-import did")
     if result.published:
         print("migrate: published commits were rewritten: force-push the branches "
               "(git push --force-with-lease) and tell everyone who has them")

@@ -339,3 +339,42 @@ def test_another_worktree_on_a_rewritten_branch_is_told_how_to_catch_up(history:
     git(other, "update-index", "-q", "--refresh", check=False)
     assert git(other, "status", "--porcelain").stdout == ""
     assert git(history, "status", "--porcelain").stdout == ""
+
+
+def commit_raw(repo: Path, path: str, data: bytes, message: str) -> None:
+    """Commit `data` at `path` as content, past the filter (as a clone without git-datavc
+    installed would have)."""
+    sha = git(repo, "hash-object", "-w", "--no-filters", "--stdin", input=data).stdout.strip()
+    git(repo, "update-index", "--add", "--cacheinfo", f"100644,{sha},{path}")
+    git(repo, "commit", "-q", "-m", message)
+    git(repo, "checkout", "-q", "--", path)
+
+
+def test_fixup_converts_what_gitattributes_already_tracks(tmp_path: Path) -> None:
+    repo = tmp_path / "fix"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit_raw(repo, "a.bin", content("a"), "before the rule")
+    git(repo, "add", "-A")
+    commit_raw(repo, "keep.bin", content("keep"), "keep")
+    rules = b"*.bin filter=datavc diff=datavc merge=datavc -text\nkeep.bin -filter\n"
+    write(repo, ".gitattributes", rules)
+    git(repo, "add", ".gitattributes")
+    git(repo, "commit", "-q", "-m", "the rule")     # a.bin stays content in this commit
+    commit_raw(repo, "b.bin", content("b"), "past the filter")
+    first = git(repo, "rev-parse", "HEAD~3").stdout.strip()
+
+    proc = datavc(repo, "migrate", "import", "-I", "*.bin", "--fixup", check=False)
+    assert proc.returncode == 2 and "--fixup" in proc.stderr
+    datavc(repo, "migrate", "import", "--fixup")
+    # Before the rule nothing changes (the same commit); after it every *.bin but keep.bin
+    # is a pointer, including a.bin, which the rule's commit did not touch.
+    assert git(repo, "rev-parse", "HEAD~3").stdout.strip() == first
+    assert blob(repo, "HEAD~2:keep.bin") == content("keep")
+    for rev, path, data in (("HEAD~1", "a.bin", content("a")), ("HEAD", "a.bin", content("a")),
+                            ("HEAD", "b.bin", content("b"))):
+        oid, _ = parse_pointer(blob(repo, f"{rev}:{path}"))
+        assert cache_object(repo, oid).read_bytes() == data
+    assert blob(repo, "HEAD:keep.bin") == content("keep")
+    assert blob(repo, "HEAD:.gitattributes") == rules
+    assert git(repo, "status", "--porcelain").stdout == ""

@@ -8,7 +8,7 @@ import pytest
 from git_datavc.errors import UsageError
 from git_datavc.migrate_blobs import export_attrs, import_attrs, lfs_rules_to_datavc, parse_lfs
 from git_datavc.migrate_stream import quote, unquote
-from git_datavc.pathmatch import compile_pattern, path_filter, split_patterns
+from git_datavc.pathmatch import attribute_rules, compile_pattern, path_filter, split_patterns
 
 RULE = "filter=datavc diff=datavc merge=datavc -text"
 
@@ -82,3 +82,13 @@ def test_paths_survive_quoting(raw: bytes) -> None:
 
 def test_unquote_reads_fast_export_octal_escapes() -> None:
     assert unquote(b'"caf\\303\\251 \\"x\\".bin"') == 'café "x".bin'
+
+
+def test_attribute_rules_let_the_last_matching_line_decide() -> None:
+    rules = attribute_rules(b"*.bin filter=datavc -text\nkeep/*.bin -filter\n"
+                            b"keep/x.bin filter=datavc\n# *.pt filter=datavc\n*.txt text\n"
+                            b"*.lfs filter=lfs\n", "datavc")
+    assert rules.selects("a/b.bin") and not rules.selects("keep/y.bin")
+    assert rules.selects("keep/x.bin")
+    assert not rules.selects("m.pt") and not rules.selects("a.txt") and not rules.selects("a.lfs")
+    assert attribute_rules(b"", "datavc").rules == ()
