@@ -26,9 +26,13 @@ def test_dvc3_md5_is_of_the_bytes_dvc2_md5_of_text_with_crlf_turned_to_lf() -> N
     assert md5(binary, legacy=True) == hashlib.md5(binary).hexdigest()
 
 
-def test_dvc2_md5_decides_text_per_1mib_block_as_dvc_2_did() -> None:
-    data = b"\x00" * dvcrepo.CHUNK + b"x\r\n"          # binary block, then a text block
-    assert md5(data, legacy=True) == hashlib.md5(b"\x00" * dvcrepo.CHUNK + b"x\n").hexdigest()
+def test_dvc2_md5_decides_text_once_from_the_first_block_as_dvc_2_58_did() -> None:
+    binary_then_text = b"\x00" * dvcrepo.CHUNK + b"x\r\n"
+    assert md5(binary_then_text, legacy=True) == hashlib.md5(binary_then_text).hexdigest()
+    text = b"y\r\n" * (dvcrepo.CHUNK // 3 + 1)   # a CRLF split across two reads stays
+    first, rest = text[:dvcrepo.CHUNK], text[dvcrepo.CHUNK:]
+    want = hashlib.md5(first.replace(b"\r\n", b"\n") + rest.replace(b"\r\n", b"\n"))
+    assert md5(text, legacy=True) == want.hexdigest()
 
 
 def test_manifest_md5_matches_the_id_dvc_3_67_gave_a_folder() -> None:
