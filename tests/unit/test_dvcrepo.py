@@ -35,6 +35,14 @@ def test_dvc2_md5_decides_text_once_from_the_first_block_as_dvc_2_58_did() -> No
     assert md5(text, legacy=True) == want.hexdigest()
 
 
+def test_dvc2_md5s_match_what_dvc_2_58_2_wrote() -> None:
+    # `dvc add` (2.58.2) recorded these for the very same bytes
+    assert md5(b"line of text\r\n" * 200000, legacy=True) == "31ff196cd1d710c43dfe33386ebf21d9"
+    assert md5(b"\x00" * (1 << 20) + b"x\r\n" * 1000, legacy=True) == \
+        "af1e04a24c3227f5f7463f6580bad71f"
+    assert md5(b"a\r\nb\r\n", legacy=True) == "dd8c6a395b5dd36c56d23275028f526c"
+
+
 def test_manifest_md5_matches_the_id_dvc_3_67_gave_a_folder() -> None:
     # `dvc add data` of data/b.txt ("hi\n") and data/sub/a.txt ("a\r\nb\r\n") wrote this id
     entries = [("sub/a.txt", "59b0d7772f0561efb95518f3cb8abc60"),
