@@ -16,8 +16,9 @@ repository and DVC cache too, nothing of git-datavc yet) and runs under a throw-
 - `git datavc import-dvc`: the conversion for good, for comparison;
 - `dvc repro -f`: DVC re-running the stage from zero.
 
-Usage: python3 bench/takeover_bench.py [--files 10000] [--runs 3] [--dvc PATH]
-                                       [--write-results]
+Usage: python3 bench/takeover_bench.py [--files 10000] [--runs 3] [--stage-seconds S]
+                                       [--dvc PATH] [--write-results]
+(--write-results appends a section to bench/results_takeover.md)
 DVC comes from the package registry: python3 -m venv bench/scratch/dvc-venv &&
 bench/scratch/dvc-venv/bin/pip install dvc==3.67.1
 """
@@ -37,7 +38,8 @@ from pathlib import Path
 from benchlib import HERE, REPO_ROOT, isolated_env, progress
 
 STAGE = """\
-import json, os, sys
+import json, os, sys, time
+time.sleep(float(sys.argv[1]))  # --stage-seconds: what the stage's real work would take
 total = count = 0
 for folder, _, names in os.walk("data"):
     for name in sorted(names):
@@ -49,7 +51,7 @@ json.dump({"files": count, "byte_sum": total}, open("summary.json", "w"))
 DVC_YAML = """\
 stages:
   summarize:
-    cmd: python3 summarize.py
+    cmd: python3 summarize.py {seconds}
     deps: [data, summarize.py]
     outs: [summary.json]
 """
@@ -74,7 +76,8 @@ def timed(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
     return time.perf_counter() - start, out
 
 
-def make_project(path: Path, files: int, dvc: str, env: dict[str, str]) -> None:
+def make_project(path: Path, files: int, seconds: float, dvc: str,
+                 env: dict[str, str]) -> None:
     rng = random.Random(7)
     sh(["git", "init", "-q", str(path)], path.parent, env)
     sh([dvc, "init", "-q"], path, env)
@@ -83,7 +86,7 @@ def make_project(path: Path, files: int, dvc: str, env: dict[str, str]) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"f{i:05d}.bin").write_bytes(rng.randbytes(rng.randint(1024, 4096)))
     (path / "summarize.py").write_text(STAGE)
-    (path / "dvc.yaml").write_text(DVC_YAML)
+    (path / "dvc.yaml").write_text(DVC_YAML.format(seconds=seconds))
     sh([dvc, "add", "-q", "data"], path, env)
     sh([dvc, "repro", "-q"], path, env)
     sh(["git", "add", "-A"], path, env)
@@ -129,6 +132,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--stage-seconds", type=float, default=0,
+                        help="the stage also sleeps this long (a stand-in for training)")
     parser.add_argument("--dvc", default=str(HERE / "scratch" / "dvc-venv" / "bin" / "dvc"))
     parser.add_argument("--work", default=str(HERE / "scratch" / "takeover"))
     parser.add_argument("--write-results", action="store_true")
@@ -145,14 +150,16 @@ def main() -> None:
     base = work / "project"
     base.mkdir()
     progress(f"making a DVC project of {args.files} files ...")
-    make_project(base, args.files, args.dvc, env)
+    make_project(base, args.files, args.stage_seconds, args.dvc, env)
     rounds = []
     for i in range(args.runs):
         progress(f"round {i + 1}/{args.runs} ...")
         rounds.append(one_round(base, work, args.dvc, env))
     version = sh([args.dvc, "--version"], work, env).strip()
-    lines = [f"# Taking over a DVC project: {args.files:,} files, one stage reading them all",
-             "", f"`python3 bench/takeover_bench.py --files {args.files} --runs {args.runs}`; "
+    lines = [f"## {args.files:,} files, one stage reading them all"
+             + (f" and working {args.stage_seconds:g} s more" if args.stage_seconds else ""),
+             "", f"`python3 bench/takeover_bench.py --files {args.files} --runs {args.runs} "
+             f"--stage-seconds {args.stage_seconds:g}`; "
              f"DVC {version}; median of {args.runs} rounds, each step on a fresh `cp -a` "
              "copy of the DVC project (git repository and DVC cache, nothing of git-datavc).",
              "", "| step | seconds (median) | all runs |", "|---|---:|---|"]
@@ -162,8 +169,9 @@ def main() -> None:
                      + ", ".join(f"{v:.2f}" for v in values) + " |")
     report = "\n".join(lines) + "\n"
     print(report)
-    if args.write_results:
-        (REPO_ROOT / "bench" / "results_takeover.md").write_text(report)
+    if args.write_results:  # appended: one section per configuration
+        with open(REPO_ROOT / "bench" / "results_takeover.md", "a") as f:
+            f.write("\n" + report)
 
 
 if __name__ == "__main__":

@@ -191,6 +191,7 @@ def test_import_dvc_dry_run_writes_nothing_then_converts(project: tuple[Path, Pa
     assert "up to date" in datavc(path, "repro").stdout and log.read_text() == ""
     status = datavc(path, "status")
     assert "modified" not in status.stdout and "missing" not in status.stdout
+    assert "DVC files" not in status.stderr
     # a converted repository works like any other: delete the data, check it out again
     shutil.rmtree(path / "data")
     datavc(path, "checkout")
@@ -203,6 +204,8 @@ def test_import_dvc_fetches_from_a_local_dvc_remote(project: tuple[Path, Path],
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(path), str(clone))
     datavc(clone, "init")
+    assert "2 DVC files (data.dvc, ...) are not read: `git datavc import-dvc` converts them" \
+        in datavc(clone, "status").stderr
     before = files_of(clone, git_dir=False)
     missing = datavc(clone, "import-dvc", check=False)
     assert missing.returncode == 1
