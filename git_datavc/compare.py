@@ -2,7 +2,8 @@
 their differences (what `metrics show|diff` and `params diff` print).
 
 A file at a commit is read from git when git tracks it, else through that commit's
-`datavc.lock` from the cache (metrics outs with `cache: true`).
+`datavc.lock` from the cache (metrics outs with `cache: true`, or files inside a folder
+out).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from . import git, lockfile, params
 from .errors import DatavcError
+from .metafile import Out
 from .pipeline import LOCK, Pipeline
 from .workspace import Workspace
 
@@ -48,9 +50,23 @@ def read_at(ws: Workspace, rev: str | None, path: str) -> bytes | None:
         return None
     for stage in lockfile.parse(lock_text, f"{rev}:{LOCK}").values():
         for out in stage.outs:
-            if out.path == path and not out.is_dir and ws.cache.has(out.oid):
-                with ws.cache.open(out.oid) as f:
+            oid = _oid_in(ws, out, path)
+            if oid is not None and ws.cache.has(oid):
+                with ws.cache.open(oid) as f:
                     return f.read()
+    return None
+
+
+def _oid_in(ws: Workspace, out: Out, path: str) -> str | None:
+    """The object holding `path`: the out itself, or a file of a folder out (a metrics
+    file such as eval/metrics.json inside the out `eval`)."""
+    if out.path == path and not out.is_dir:
+        return out.oid
+    if out.is_dir and path.startswith(out.path + "/") and ws.cache.has(out.oid):
+        rel = path[len(out.path) + 1:]
+        for entry in ws.entries_of(out) or []:
+            if entry.relpath == rel:
+                return entry.oid
     return None
 
 

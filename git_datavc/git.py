@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import IO, Iterable, Iterator, Sequence, TextIO
 
 from .errors import DatavcError, GitError
 
@@ -170,6 +172,21 @@ def blob_stream(repo: Repo, sha: str) -> subprocess.Popen[bytes]:
                             stdout=subprocess.PIPE)
 
 
+def popen(repo: Repo, args: Sequence[str], stdin: int | IO[bytes] | None = None,
+          stdout: int | IO[bytes] | None = subprocess.PIPE,
+          stderr: int | IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+    """A long-running `git ARGS` whose pipes the caller drives (fast-export, fast-import,
+    cat-file --batch-command: history rewriting streams through them)."""
+    try:
+        return subprocess.Popen(["git", *args], cwd=repo.root, stdin=stdin, stdout=stdout,
+                                stderr=stderr)
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+
+
+PIPE = subprocess.PIPE
+
+
 def write_blob(repo: Repo, data: bytes) -> str:
     """Store `data` as a blob exactly as given (no filters)."""
     return repo.git("hash-object", "-w", "--stdin", "--no-filters", input=data).decode().strip()
@@ -213,11 +230,38 @@ def config_unset_section(scope_args: Sequence[str], section: str,
     run(["config", *scope_args, "--remove-section", section], cwd=cwd, check=False)
 
 
-def run_command(command: str, cwd: str | os.PathLike[str], env: dict[str, str]) -> int:
+_OUTPUT_LOCK = threading.Lock()
+
+
+def run_command(command: str, cwd: str | os.PathLike[str], env: dict[str, str],
+                prefix: str = "") -> int:
     """Run a pipeline stage's shell command with its output going straight to ours; returns
-    its exit status. The one process git-datavc starts that is not git: it lives here so
-    that every process start stays in this module."""
+    its exit status. With `prefix` (stages running side by side), each whole line of its
+    stdout and stderr goes to ours with the prefix in front, so lines of two stages never
+    mix. The one process git-datavc starts that is not git: it lives here so that every
+    process start stays in this module."""
     try:
-        return subprocess.run(command, shell=True, cwd=cwd, env=env).returncode
+        if not prefix:
+            return subprocess.run(command, shell=True, cwd=cwd, env=env).returncode
+        proc = subprocess.Popen(command, shell=True, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as e:
         raise DatavcError(f"cannot run {command!r}: {e.strerror}") from None
+    assert proc.stdout is not None and proc.stderr is not None
+    err = threading.Thread(target=_copy_lines, args=(proc.stderr, sys.stderr, prefix))
+    err.start()
+    _copy_lines(proc.stdout, sys.stdout, prefix)
+    err.join()
+    return proc.wait()
+
+
+def _copy_lines(source: IO[bytes], dest: TextIO, prefix: str) -> None:
+    head = prefix.encode()
+    with source:
+        for line in source:
+            if not line.endswith(b"\n"):
+                line += b"\n"
+            with _OUTPUT_LOCK:
+                dest.flush()
+                dest.buffer.write(head + line)
+                dest.buffer.flush()

@@ -2,12 +2,17 @@
 
 A value that is exactly one `${key}` keeps its type (a list for `foreach`, a number for a
 param); inside a longer string it is turned into text. `\\${` stays a literal `${`.
+Inside `cmd` only, a mapping is unpacked into command-line options, as DVC does
+(`${opts}` with `{a: 1, b: true, l: [1, 2]}` gives `--a 1 --b --l 1 2`); `Parsing` holds
+DVC's `parsing.bool` and `parsing.list` settings that decide how booleans and lists look.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +21,20 @@ from .errors import DatavcError
 
 _VAR = re.compile(r"(?<!\\)\$\{\s*([^{}]*?)\s*\}")
 _INDEX = re.compile(r"\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class Parsing:
+    """How a mapping unpacked into `cmd` spells booleans and lists (DVC's `[parsing]`)."""
+    bool: str = "store_true"     # true: --flag, false: nothing; boolean_optional: --no-flag
+    list: str = "nargs"          # --l 1 2; append: --l 1 --l 2
+
+    def __post_init__(self) -> None:
+        if self.bool not in ("store_true", "boolean_optional"):
+            raise DatavcError(f"parsing.bool is {self.bool!r}: use store_true or "
+                              "boolean_optional")
+        if self.list not in ("nargs", "append"):
+            raise DatavcError(f"parsing.list is {self.list!r}: use nargs or append")
 
 
 def load_vars(entries: Any, base: Path, ctx: dict[str, Any], where: str) -> dict[str, Any]:
@@ -44,34 +63,71 @@ def load_vars(entries: Any, base: Path, ctx: dict[str, Any], where: str) -> dict
     return merged
 
 
-def resolve(value: Any, ctx: dict[str, Any], where: str) -> Any:
-    """`value` with every `${...}` replaced from `ctx` (mappings and lists recursively)."""
+def resolve(value: Any, ctx: dict[str, Any], where: str,
+            unpack: Parsing | None = None) -> Any:
+    """`value` with every `${...}` replaced from `ctx` (mappings and lists recursively);
+    with `unpack` (for `cmd`), a mapping inside a string becomes command-line options."""
     if isinstance(value, str):
-        return _resolve_str(value, ctx, where)
+        return _resolve_str(value, ctx, where, unpack)
     if isinstance(value, list):
-        return [resolve(v, ctx, where) for v in value]
+        return [resolve(v, ctx, where, unpack) for v in value]
     if isinstance(value, dict):
-        return {resolve(k, ctx, where): resolve(v, ctx, where) for k, v in value.items()}
+        return {resolve(k, ctx, where): resolve(v, ctx, where, unpack)
+                for k, v in value.items()}
     return value
 
 
-def _resolve_str(text: str, ctx: dict[str, Any], where: str) -> Any:
+def _resolve_str(text: str, ctx: dict[str, Any], where: str, unpack: Parsing | None) -> Any:
     whole = _VAR.fullmatch(text)
-    if whole:
+    if whole and not (unpack and isinstance(_lookup(whole.group(1), ctx, where), dict)):
         return _lookup(whole.group(1), ctx, where)
     if "${" not in text:
         return text
 
     def sub(m: re.Match[str]) -> str:
         value = _lookup(m.group(1), ctx, where)
+        if isinstance(value, dict) and unpack:
+            return options(value, unpack, f"{where}: ${{{m.group(1)}}}")
         if isinstance(value, (dict, list)):
+            hint = " (a mapping can be unpacked in `cmd` only)" if isinstance(value, dict) \
+                else ""
             raise DatavcError(f"{where}: ${{{m.group(1)}}} is a {type(value).__name__}, "
-                              "which cannot be put inside a string")
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        return "" if value is None else str(value)
+                              f"which cannot be put inside a string{hint}")
+        return _text(value)
 
     return _VAR.sub(sub, text).replace("\\${", "${")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "None" if value is None else str(value)
+
+
+def options(mapping: dict[str, Any], parsing: Parsing, where: str) -> str:
+    """A mapping as command-line options, DVC's way: nested keys joined with dots,
+    strings shell-quoted, `None` as the word None, booleans and lists per `parsing`."""
+    words: list[str] = []
+    for key, value in params.flatten(mapping).items():
+        if isinstance(value, bool):
+            if value:
+                words.append(f"--{key}")
+            elif parsing.bool == "boolean_optional":
+                words.append(f"--no-{key}")
+        elif isinstance(value, str):
+            words += [f"--{key}", shlex.quote(value)]
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                if isinstance(item, (list, dict)):
+                    raise DatavcError(f"{where}: {key!r} holds a nested list or mapping, "
+                                      "which cannot be unpacked into options")
+                text = shlex.quote(item) if isinstance(item, str) else str(item)
+                words += [f"--{key}", text] if i == 0 or parsing.list == "append" else [text]
+        elif isinstance(value, dict):
+            continue  # an empty mapping gives no option
+        else:
+            words += [f"--{key}", str(value)]
+    return " ".join(words)
 
 
 def _lookup(key: str, ctx: dict[str, Any], where: str) -> Any:
@@ -106,9 +162,12 @@ def expand(name: str, body: Any, ctx: dict[str, Any], where: str
             if not isinstance(values, list) or not values:
                 raise DatavcError(f"{where}: matrix `{axis}` must be a non-empty list")
             axes.append([(axis, _key_of(v, f"{axis}{i}"), v) for i, v in enumerate(values)])
-        return [(f"{name}@" + "-".join(k for _, k, _ in combo), rest,
-                 {**ctx, "item": {axis: v for axis, _, v in combo}})
-                for combo in itertools.product(*axes)]
+        stages = []
+        for combo in itertools.product(*axes):
+            key = "-".join(k for _, k, _ in combo)
+            stages.append((f"{name}@{key}", rest,
+                           {**ctx, "item": {axis: v for axis, _, v in combo}, "key": key}))
+        return stages
     return [(name, body, ctx)]
 
 

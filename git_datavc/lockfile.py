@@ -47,6 +47,7 @@ class StageLock:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     outs: tuple[Out, ...] = ()
     uncached: frozenset[str] = frozenset()   # out paths with `cache: false`
+    cmd_list: bool = field(default=False, compare=False)  # a list in the pipeline: kept one
 
     def cached_outs(self) -> list[Out]:
         return [o for o in self.outs if o.path not in self.uncached]
@@ -102,7 +103,7 @@ def _parse_stage(entry: Any, where: str) -> StageLock:
             uncached.add(out.path)
     deps = tuple(parse_out(item, where) for item in _items(entry, "deps", where))
     return StageLock(cmds, deps, {str(k): dict(v) for k, v in params.items()}, tuple(outs),
-                     frozenset(uncached))
+                     frozenset(uncached), isinstance(cmd, list))
 
 
 def _items(entry: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
@@ -136,7 +137,8 @@ def out_dict(out: Out, cache: bool = True) -> dict[str, Any]:
 
 
 def _stage_dict(lock: StageLock) -> dict[str, Any]:
-    entry: dict[str, Any] = {"cmd": lock.cmds[0] if len(lock.cmds) == 1 else list(lock.cmds)}
+    single = len(lock.cmds) == 1 and not lock.cmd_list
+    entry: dict[str, Any] = {"cmd": lock.cmds[0] if single else list(lock.cmds)}
     if lock.deps:
         entry["deps"] = [out_dict(d) for d in lock.deps]
     if lock.params:

@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--force", action="store_true",
                    help="also overwrite or remove files whose bytes are not in the cache")
     p.add_argument("--relink", action="store_true", help="re-create every link")
-    p = add("commit", "record the current contents of tracked outs in their metafiles")
+    p = add("commit", "record the current contents of tracked outs in their metafiles, "
+            "and of pipeline stages in datavc.lock")
     p.add_argument("targets", nargs="*", metavar="TARGET")
     p = add("unprotect", "replace linked workspace files by writable copies")
     p.add_argument("targets", nargs="+", metavar="PATH")
@@ -61,6 +62,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-s", "--single-item", action="store_true", help="only the targets, not their deps")
     p.add_argument("--downstream", action="store_true", help="the targets and what depends on them")
     p.add_argument("-j", "--jobs", type=int, default=1, help="independent stages in parallel")
+    p.add_argument("-p", "--pipeline", action="store_true",
+                   help="every stage of the pipelines the targets belong to")
+    p.add_argument("-i", "--interactive", action="store_true", help="ask before each stage runs")
+    p.add_argument("--pull", action="store_true",
+                   help="fetch locked deps and outs missing from the cache from the remote")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="skip stages whose only change is data missing from the cache")
     p = add("dag", "show the pipeline graph")
     p.add_argument("target", nargs="?", metavar="TARGET")
     fmt = p.add_mutually_exclusive_group()
@@ -145,6 +153,31 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-r", "--remote", help="the DVC remote (default: DVC's core.remote)")
     p = add("demo", "walk through the whole cycle in a sample repository (temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the sample repository")
+    p = add("migrate", "rewrite history to or from datavc pointers (like git lfs migrate)")
+    msub = p.add_subparsers(dest="action", metavar="ACTION")
+    msub.required = True
+    for action, help in (("import", "turn the files at --include paths into pointers in "
+                                    "every commit (their bytes go to the cache)"),
+                         ("export", "turn the pointers at --include paths back into content"),
+                         ("info", "which file types and paths take the space in history")):
+        q = msub.add_parser(action, help=help, description=help)
+        q.add_argument("refs", nargs="*", metavar="REF", help="branches and tags to rewrite "
+                       "(default: the current branch); ^REV keeps REV's history as it is")
+        q.add_argument("-I", "--include", action="append", default=[], metavar="PATTERNS",
+                       help=".gitattributes-style patterns, comma-separated or repeated")
+        q.add_argument("-X", "--exclude", action="append", default=[], metavar="PATTERNS")
+        q.add_argument("--everything", action="store_true", help="every local branch and tag")
+        if action == "info":
+            q.add_argument("--top", type=int, default=10, help="rows per table (default 10)")
+            q.add_argument("--above", default="0", help="count only blobs of this size or more")
+            continue
+        if action == "import":
+            q.add_argument("--from-lfs", action="store_true", help="convert Git LFS pointers "
+                           "(and .gitattributes filter=lfs rules) into datavc ones")
+        q.add_argument("--yes", action="store_true",
+                       help="rewrite commits that a remote already has")
+        q.add_argument("-f", "--force", action="store_true",
+                       help="replace the backup refs an earlier migrate left")
     add("filter-process", "plumbing: git's long-running clean/smudge filter")
     for name in ("clean", "smudge"):
         p = add(name, f"plumbing: {name} one file from stdin to stdout")
@@ -192,7 +225,9 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
     if c == "repro":
         from .commands import repro
         return lambda: repro.run(args.targets, args.force, args.dry, args.single_item,
-                                 args.downstream, args.jobs)
+                                 args.downstream, args.jobs, pipeline=args.pipeline,
+                                 interactive=args.interactive, pull=args.pull,
+                                 allow_missing=args.allow_missing)
     if c == "import-dvc":
         from .commands import import_dvc
         return lambda: import_dvc.run(args.dry_run, args.fetch, args.remote)
@@ -246,6 +281,14 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
     if c == "demo":
         from .commands import demo
         return lambda: demo.run(args.keep)
+    if c == "migrate":
+        from .commands import migrate
+        if args.action == "info":
+            return lambda: migrate.run_info(args.include, args.exclude, args.refs,
+                                            args.everything, args.top, args.above)
+        return lambda: migrate.run(args.action, args.include, args.exclude, args.refs,
+                                   args.everything, getattr(args, "from_lfs", False),
+                                   args.yes, args.force)
     if c == "filter-process":
         from .commands import filter_process
         return filter_process.run

@@ -47,6 +47,7 @@ class Stage:
     frozen: bool = False
     always_changed: bool = False
     desc: str = ""
+    cmd_list: bool = False                      # `cmd` was written as a list
 
 
 @dataclass
@@ -56,20 +57,43 @@ class Pipeline:
     upstream: dict[str, list[str]] = field(default_factory=dict)
     metrics: tuple[str, ...] = ()               # top-level `metrics:` files
     params_files: tuple[str, ...] = ()          # top-level `params:` files
+    # A cycle, shared or nested outs, found by a lenient load (`strict=False`, what
+    # `repro -s` uses: like DVC, it runs the one stage without building the graph).
+    problem: DatavcError | None = None
 
     def order(self, names: Iterable[str] | None = None) -> list[str]:
         wanted = set(self.stages if names is None else names)
+        if self.problem is not None:
+            return [n for n in self.stages if n in wanted]
         return [n for n in topological(self) if n in wanted]
 
-    def ancestors(self, names: Iterable[str]) -> set[str]:
-        return _closure(names, self.upstream)
+    def ancestors(self, names: Iterable[str], active: bool = False) -> set[str]:
+        """The stages `names` need; `active`: not through frozen stages, whose deps are
+        not reproduced (DVC cuts a frozen stage off from its upstream)."""
+        edges = self.upstream
+        if active:
+            edges = {n: [] if self.stages[n].frozen else ups for n, ups in edges.items()}
+        return _closure(names, edges)
 
-    def descendants(self, names: Iterable[str]) -> set[str]:
+    def descendants(self, names: Iterable[str], active: bool = False) -> set[str]:
         downstream: dict[str, list[str]] = {n: [] for n in self.stages}
         for name, ups in self.upstream.items():
+            if active and self.stages[name].frozen:
+                continue
             for up in ups:
                 downstream[up].append(name)
         return _closure(names, downstream)
+
+    def component(self, names: Iterable[str]) -> set[str]:
+        """The whole pipelines (connected parts of the active graph) `names` belong to."""
+        edges: dict[str, list[str]] = {n: [] for n in self.stages}
+        for name, ups in self.upstream.items():
+            if self.stages[name].frozen:
+                continue
+            for up in ups:
+                edges[name].append(up)
+                edges[up].append(name)
+        return _closure(names, edges)
 
     def select(self, target: str) -> list[str]:
         """Stage names a target means: a stage, a foreach/matrix group, or the file itself."""
@@ -101,14 +125,39 @@ def find(root: Path) -> Path | None:
     return None
 
 
-def load(root: Path) -> Pipeline:
+def load(root: Path, strict: bool = True) -> Pipeline:
     path = find(root)
     if path is None:
         raise DatavcError("no datavc.yaml or dvc.yaml in the repository", "define stages first")
-    return parse(root, path.name, path.read_bytes())
+    return parse(root, path.name, path.read_bytes(), parsing_settings(root), strict)
 
 
-def parse(root: Path, file: str, text: bytes) -> Pipeline:
+def parsing_settings(root: Path) -> interpolation.Parsing:
+    """DVC's `[parsing]` section (`bool`, `list`): from .datavc/config, else .dvc/config
+    (and its config.local), as DVC reads it; the defaults when neither says."""
+    import configparser
+
+    found: dict[str, str] = {}
+    for name in (".dvc/config", ".dvc/config.local", ".datavc/config", ".datavc/config.local"):
+        path = root / name
+        if not path.is_file():
+            continue
+        ini = configparser.ConfigParser(strict=False, interpolation=None)
+        try:
+            ini.read_string(path.read_text(encoding="utf-8"), str(name))
+        except (configparser.Error, UnicodeDecodeError):
+            continue  # not ours to refuse here: the tool that owns the file will say
+        if ini.has_section("parsing"):
+            found.update({k: v.strip().strip('"').lower() for k, v in ini["parsing"].items()
+                          if k in ("bool", "list")})
+    try:
+        return interpolation.Parsing(**found)
+    except DatavcError as e:
+        raise DatavcError(f"[parsing] in the config: {e.message}") from None
+
+
+def parse(root: Path, file: str, text: bytes,
+          parsing: interpolation.Parsing | None = None, strict: bool = True) -> Pipeline:
     """Build the pipeline from the text of `root/file`."""
     import yaml
 
@@ -140,14 +189,21 @@ def parse(root: Path, file: str, text: bytes) -> Pipeline:
         for full, body_, ctx_ in interpolation.expand(name, body, ctx, where):
             if full in stages:
                 raise DatavcError(f"{file}: stage {full!r} is defined twice")
-            stages[full] = _stage(root, full, body_, ctx_, f"{file}: stage {full!r}")
+            stages[full] = _stage(root, full, body_, ctx_, f"{file}: stage {full!r}",
+                                  parsing or interpolation.Parsing())
     top_metrics = tuple(_path("", p, f"{file}: metrics") for p in
                         _str_list(data.get("metrics"), f"{file}: metrics"))
     top_params = tuple(_path("", p, f"{file}: params") for p in
                        _str_list(data.get("params"), f"{file}: params"))
     pipe = Pipeline(file, stages, metrics=top_metrics, params_files=top_params)
-    pipe.upstream = build_graph(pipe)
-    topological(pipe)  # raises on a cycle
+    try:
+        pipe.upstream = build_graph(pipe)
+        topological(pipe)  # raises on a cycle
+    except DatavcError as e:
+        if strict:
+            raise
+        pipe.problem = e
+        pipe.upstream = build_graph(pipe, lenient=True)
     return pipe
 
 
@@ -161,7 +217,8 @@ def _str_list(value: Any, where: str) -> list[str]:
 
 # --- one stage ------------------------------------------------------------------------
 
-def _stage(root: Path, name: str, body: Any, ctx: dict[str, Any], where: str) -> Stage:
+def _stage(root: Path, name: str, body: Any, ctx: dict[str, Any], where: str,
+           parsing: interpolation.Parsing) -> Stage:
     if not isinstance(body, dict):
         raise DatavcError(f"{where}: a stage must be a mapping")
     unknown = sorted(set(body) - STAGE_KEYS)
@@ -172,11 +229,13 @@ def _stage(root: Path, name: str, body: Any, ctx: dict[str, Any], where: str) ->
         raise DatavcError(f"{where}: `wdir` must be a path")
     wdir = "" if posixpath.normpath(wdir) == "." else _path("", wdir, f"{where}: wdir")
     ctx = interpolation.load_vars(body.get("vars"), root / wdir, ctx, f"{where}: vars")
-    body = interpolation.resolve({k: v for k, v in body.items() if k != "vars"}, ctx, where)
+    cmd = interpolation.resolve(body.get("cmd"), ctx, where, unpack=parsing)
+    body = interpolation.resolve({k: v for k, v in body.items() if k not in ("vars", "cmd")},
+                                 ctx, where)
     outs = [spec for kind in ("outs", "metrics", "plots")
             for spec in _outs(wdir, body.get(kind), kind, where)]
     return Stage(
-        name=name, cmds=_cmds(body.get("cmd"), where), wdir=wdir,
+        name=name, cmds=_cmds(cmd, where), wdir=wdir, cmd_list=isinstance(cmd, list),
         deps=tuple(_path(wdir, d, f"{where}: deps") for d in _list(body, "deps", where)),
         outs=tuple(outs), params=_params(wdir, body.get("params"), where),
         frozen=_bool(body, "frozen", where), always_changed=_bool(body, "always_changed", where),
@@ -284,11 +343,14 @@ def _overlaps(a: str, b: str) -> bool:
     return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
-def build_graph(pipe: Pipeline) -> dict[str, list[str]]:
-    """{stage: the stages whose outs it depends on}; refuses shared and nested outs."""
+def build_graph(pipe: Pipeline, lenient: bool = False) -> dict[str, list[str]]:
+    """{stage: the stages whose outs it depends on}; refuses shared and nested outs and
+    a stage depending on its own out, unless `lenient` (then such edges are left out)."""
     producers: dict[str, str] = {}
     for name, stage in pipe.stages.items():
         for out in stage.outs:
+            if out.path in producers and lenient:
+                continue
             if out.path in producers:
                 other = producers[out.path]
                 raise DatavcError(f"{pipe.file}: {out.path!r} is an out of both stage "
@@ -297,7 +359,7 @@ def build_graph(pipe: Pipeline) -> dict[str, list[str]]:
             producers[out.path] = name
     for path, name in producers.items():
         parent = posixpath.dirname(path)
-        while parent:
+        while parent and not lenient:
             if parent in producers:
                 raise DatavcError(f"{pipe.file}: out {path!r} of stage {name!r} is inside "
                                   f"out {parent!r} of stage {producers[parent]!r}")
@@ -308,6 +370,8 @@ def build_graph(pipe: Pipeline) -> dict[str, list[str]]:
         for dep in stage.deps:
             for path, producer in producers.items():
                 if not _overlaps(dep, path):
+                    continue
+                if producer == name and lenient:
                     continue
                 if producer == name:
                     raise DatavcError(f"{pipe.file}: stage {name!r} depends on its own "

@@ -54,6 +54,9 @@ class _Run:
     locks: dict[str, StageLock]
     force: bool
     dry: bool
+    allow_missing: bool = False
+    interactive: bool = False
+    prefix: bool = False           # -j > 1: each line of a stage's output names the stage
     result: Result = field(default_factory=Result)
     memo: dict[str, _Current | None] = field(default_factory=dict)
 
@@ -62,28 +65,43 @@ class _Run:
         return self.ws.repo.root
 
 
-def select(pipe: Pipeline, targets: Sequence[str], single: bool, downstream: bool) -> list[str]:
-    """The stages a `repro` command means, in graph order."""
+def select(pipe: Pipeline, targets: Sequence[str], single: bool, downstream: bool,
+           whole_pipeline: bool = False) -> list[str]:
+    """The stages a `repro` command means, in graph order. As in DVC, the walk does not
+    go through a frozen stage to its upstream; `whole_pipeline` (-p) takes every stage
+    connected to a target; `single` (-s) the targets alone, in the order given."""
     names: set[str] = set()
     for target in targets:
         names.update(pipe.select(target))
     if not targets:
         names = set(pipe.stages)
+    elif whole_pipeline:
+        names = pipe.component(names)
+    elif single:
+        if pipe.problem is not None:  # no graph to order by: the order given
+            return list(dict.fromkeys(n for t in targets for n in pipe.select(t)))
     elif downstream:
-        names = pipe.descendants(names)
-    elif not single:
-        names = pipe.ancestors(names)
+        names = pipe.descendants(names, active=True)
+    else:
+        names = pipe.ancestors(names, active=True)
     return pipe.order(names)
 
 
 def reproduce(ws: Workspace, pipe: Pipeline, names: list[str], force: bool = False,
-              dry: bool = False, jobs: int = 1) -> Result:
+              dry: bool = False, jobs: int = 1, *, pull: bool = False,
+              allow_missing: bool = False, interactive: bool = False) -> Result:
+    """Run `names` (in graph order). `pull`: fetch the locked outs the cache lacks from the
+    default remote first; `allow_missing`: a stage whose only change is data missing from
+    the workspace and the cache is left alone; `interactive`: ask before each stage runs."""
     locks = lockfile.read(ws.repo.root / LOCK)
     if any(name not in locks for name in pipe.stages):
         from .takeover import adopt_lock  # a DVC project: stages dvc.lock still vouches for
 
         locks = adopt_lock(ws, pipe, locks, write=not dry)
     run = _Run(ws, pipe, locks, force, dry)
+    run.allow_missing, run.interactive, run.prefix = allow_missing, interactive, jobs > 1
+    if pull and not dry:
+        _pull(run, names)
     ws.preload_state()
     _check_deps_exist(run, names)
     if not force:
@@ -143,9 +161,39 @@ def _edited_files(run: _Run, locked: Out, current: _Current) -> list[str]:
 
 # --- checks before anything runs ------------------------------------------------------
 
+def _pull(run: _Run, names: list[str]) -> None:
+    """Fetch what the lock says the selected stages' deps and outs hold, when the cache
+    lacks it, so that they are restored instead of run (DVC's `repro --pull`)."""
+    from . import sync
+    from .needs import Needed
+
+    wanted = Needed()
+    for name in names:
+        lock = run.locks.get(name)
+        for out in (lock.deps + tuple(lock.cached_outs())) if lock else ():
+            if not run.ws.cache.has(out.oid):
+                wanted.add(out.oid, out.path)
+    if not wanted.oids:
+        return
+    _, cache, remote = sync.open_named(run.ws.repo, None)
+    try:
+        result = sync.fetch_needed(cache, remote, wanted)
+    finally:
+        remote.close()
+    if result.error or result.failures:  # what could not come is run instead, as in DVC
+        output.warn(f"--pull: {result.error or result.failures[0][1]}")
+    output.info(f"datavc: pulled {result.transferred} objects for the locked deps and outs")
+
+
 def _check_deps_exist(run: _Run, names: list[str]) -> None:
     for name in names:
+        if run.pipe.stages[name].frozen:
+            continue  # its deps are not looked at (DVC: no error either)
+        lock = run.locks.get(name)
+        locked = {d.path for d in lock.deps} if lock and run.allow_missing else set()
         for dep in run.pipe.stages[name].deps:
+            if dep in locked:
+                continue
             if not os.path.lexists(run.root / dep) and not producers_of(run.pipe, dep):
                 raise DatavcError(f"stage {name!r}: dep {dep!r} does not exist and no stage "
                                   "makes it")
@@ -189,9 +237,14 @@ def _params_of(run: _Run, stage: Stage) -> dict[str, dict[str, Any]]:
 
 
 def _deps_of(run: _Run, stage: Stage) -> list[Out]:
+    lock = run.locks.get(stage.name)
+    locked = {d.path: d for d in lock.deps} if lock and run.allow_missing else {}
     deps = []
     for dep in stage.deps:
         current = _current(run, dep)
+        if current is None and dep in locked:
+            deps.append(locked[dep])  # --allow-missing: a missing dep is taken as locked
+            continue
         if current is None:
             makers = producers_of(run.pipe, dep)
             raise DatavcError(f"stage {stage.name!r}: dep {dep!r} is missing" +
@@ -236,6 +289,8 @@ def _to_restore(run: _Run, stage: Stage) -> tuple[list[Out], str | None]:
         if spec.persist and current is not None:
             return [], f"out {spec.path} changed"
         if not _in_cache(run, out):
+            if current is None and run.allow_missing:
+                continue  # --allow-missing: missing data alone is no reason to run
             return [], f"out {spec.path} {'missing' if current is None else 'changed'}"
         restore.append(out)
     return restore, None
@@ -244,7 +299,7 @@ def _to_restore(run: _Run, stage: Stage) -> tuple[list[Out], str | None]:
 # --- doing it -------------------------------------------------------------------------
 
 def _schedule(run: _Run, names: list[str], jobs: int) -> None:
-    selected = set(names)
+    position = {name: i for i, name in enumerate(names)}
     pending = list(names)
     done: set[str] = set()
     must_run: set[str] = set()     # --dry: stages that would run
@@ -256,7 +311,10 @@ def _schedule(run: _Run, names: list[str], jobs: int) -> None:
             for name in list(pending):
                 if failure or len(running) >= jobs:
                     break
-                ups = [u for u in run.pipe.upstream[name] if u in selected]
+                # wait only for selected stages earlier in the order: with `-s` on a
+                # pipeline with a cycle, the order given is all there is
+                ups = [u for u in run.pipe.upstream[name]
+                       if position.get(u, len(names)) < position[name]]
                 if not all(u in done for u in ups):
                     continue
                 pending.remove(name)
@@ -266,7 +324,7 @@ def _schedule(run: _Run, names: list[str], jobs: int) -> None:
                 except DatavcError as e:
                     failure = e
                     break
-                if job is None:
+                if job is None or job == "dry-always":
                     done.add(name)
                 elif job == "dry":
                     must_run.add(name)
@@ -294,7 +352,8 @@ def _schedule(run: _Run, names: list[str], jobs: int) -> None:
 
 def _start(run: _Run, name: str, upstream_runs: bool) -> dict[str, Any] | str | None:
     """Decide one stage and do what needs no command; returns the job to run, "dry" when
-    it would run, or None when it is done."""
+    it would run ("dry-always" when only because it is always changed), or None when it
+    is done."""
     stage = run.pipe.stages[name]
     if stage.frozen:
         _restore_frozen(run, stage)
@@ -315,7 +374,12 @@ def _start(run: _Run, name: str, upstream_runs: bool) -> dict[str, Any] | str | 
             return None
     if run.dry:
         _say_would(run, name, reason)
-        return "dry"
+        # an always-changed stage usually remakes the same outs, so what depends on it is
+        # judged on the workspace as it is (DVC's --dry does the same)
+        return "dry-always" if reason == "always changed" else "dry"
+    if run.interactive and not _confirm(name):
+        output.info(f"Stage {name!r}: skipped")
+        return None
     run_key = _run_key(stage, deps, values)
     cached = runcache.get(run.ws.cache.root, run_key) if run_key and not run.force else None
     if cached is not None and all(_in_cache(run, o) for o in cached):
@@ -325,6 +389,18 @@ def _start(run: _Run, name: str, upstream_runs: bool) -> dict[str, Any] | str | 
     _clear_outs(run, stage)
     output.info(f"Running stage {name!r} ({reason}):")
     return {"deps": deps, "params": values, "key": run_key}
+
+
+def _confirm(name: str) -> bool:
+    """`repro -i`: one answer per stage from stdin; no answer (end of input) is a no."""
+    import sys
+
+    print(f"Going to reproduce stage {name!r}. Are you sure you want to continue? [y/n] ",
+          end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline()
+    if not sys.stdin.isatty():  # the answer was not echoed: end the prompt's line
+        print(file=sys.stderr)
+    return answer.strip().lower() in ("y", "yes")
 
 
 def _say_would(run: _Run, name: str, reason: str) -> None:
@@ -408,11 +484,15 @@ def _clear_outs(run: _Run, stage: Stage) -> None:
 
 def _run_cmds(run: _Run, stage: Stage) -> tuple[int, str]:
     """Runs in a worker thread: the stage's commands, one after the other."""
-    env = {**os.environ, "DATAVC_ROOT": str(run.root), "DATAVC_STAGE": stage.name}
+    # DVC's names too: tools such as dvclive look for DVC_ROOT to know that a pipeline runs
+    # them (and, without it, open the project as a DVC repository themselves)
+    env = {**os.environ, "DATAVC_ROOT": str(run.root), "DATAVC_STAGE": stage.name,
+           "DVC_ROOT": str(run.root), "DVC_STAGE": stage.name}
     cwd = run.root / stage.wdir
+    prefix = f"[{stage.name}] " if run.prefix else ""
     for cmd in stage.cmds:
-        output.info(f"> {cmd}")
-        code = git.run_command(cmd, cwd, env)
+        output.info(f"{prefix}> {cmd}")
+        code = git.run_command(cmd, cwd, env, prefix)
         if code != 0:
             return code, cmd
     return 0, ""
@@ -438,7 +518,8 @@ def _record(run: _Run, stage: Stage, deps: list[Out], values: dict[str, Any],
             outs: list[Out]) -> None:
     """Write the stage's lock entry, keeping the lock in pipeline order."""
     run.locks[stage.name] = StageLock(stage.cmds, tuple(deps), values, tuple(outs),
-                                      frozenset(o.path for o in stage.outs if not o.cache))
+                                      frozenset(o.path for o in stage.outs if not o.cache),
+                                      stage.cmd_list)
     for spec in stage.outs:
         if spec.cache:
             ignore_out(run.ws, run.root / spec.path)
@@ -453,3 +534,32 @@ def _write_lock(run: _Run) -> None:
 def _drop_removed_stages(run: _Run) -> None:
     if any(name not in run.pipe.stages for name in run.locks):
         _write_lock(run)
+
+
+# --- `git datavc commit` of stages ------------------------------------------------------
+
+def commit_stages(ws: Workspace, pipe: Pipeline, names: list[str]) -> list[str]:
+    """Record the workspace's deps, params and outs of `names` in the lock without running
+    anything (DVC's `dvc commit` of a stage): after fixing an out by hand, or after running
+    a stage's command yourself. Returns the stages whose lock entry changed. A frozen stage
+    is committed too: committing is asked for by name."""
+    run = _Run(ws, pipe, lockfile.read(ws.repo.root / LOCK), force=False, dry=False)
+    ws.preload_state()
+    changed = []
+    try:
+        for name in names:
+            stage = pipe.stages[name]
+            missing = [o.path for o in stage.outs if not os.path.lexists(run.root / o.path)]
+            if missing:
+                raise DatavcError(f"stage {name!r}: out {missing[0]!r} does not exist; nothing "
+                                  "to record", f"run `git datavc repro {name}` instead")
+            deps, values = _deps_of(run, stage), _params_of(run, stage)
+            before = run.locks.get(name)
+            outs = [snapshot(ws, run.root / spec.path, link=spec.cache) for spec in stage.outs]
+            _forget(run, [o.path for o in stage.outs])
+            _record(run, stage, deps, values, outs)
+            if before != run.locks[name]:
+                changed.append(name)
+    finally:
+        ws.state.commit()
+    return changed

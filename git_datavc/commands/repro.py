@@ -1,26 +1,37 @@
-"""`repro [TARGET...] [-f] [--dry] [-s] [--downstream] [-j N]`: run the stages that changed."""
+"""`repro [TARGET...] [-f] [--dry] [-s|-p|--downstream] [-i] [--pull] [--allow-missing]
+[-j N]`: run the stages that changed."""
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from .. import output, pipeline
+from .. import output
+from .. import pipeline as pipelines
 from ..errors import UsageError
 from ..repro import reproduce, select
 from ..workspace import Workspace
 
 
 def run(targets: Sequence[str], force: bool = False, dry: bool = False,
-        single_item: bool = False, downstream: bool = False, jobs: int = 1) -> int:
+        single_item: bool = False, downstream: bool = False, jobs: int = 1, *,
+        pipeline: bool = False, interactive: bool = False, pull: bool = False,
+        allow_missing: bool = False) -> int:
     if jobs < 1:
         raise UsageError("-j must be at least 1")
     if single_item and downstream:
         raise UsageError("--single-item and --downstream cannot be used together")
+    if pipeline:  # as in DVC, -p takes whole pipelines: -s and --downstream do not apply
+        single_item = downstream = False
+    if interactive and jobs > 1:
+        raise UsageError("-i asks before each stage: it cannot be used with -j")
     ws = Workspace.open()
     try:
-        pipe = pipeline.load(ws.repo.root)
-        result = reproduce(ws, pipe, select(pipe, targets, single_item, downstream),
-                           force, dry, jobs)
+        # -s runs the targets alone, without the graph: a cycle or two stages sharing an
+        # out elsewhere in the file do not stop it (as in DVC)
+        pipe = pipelines.load(ws.repo.root, strict=not single_item)
+        result = reproduce(ws, pipe, select(pipe, targets, single_item, downstream, pipeline),
+                           force, dry, jobs, pull=pull, allow_missing=allow_missing,
+                           interactive=interactive)
     finally:
         ws.close()
     if dry:
@@ -34,5 +45,5 @@ def run(targets: Sequence[str], force: bool = False, dry: bool = False,
         print("Data and pipelines are up to date.")
         return 0
     print("datavc: stages: " + ", ".join(parts))
-    output.info(f"To track the changes with git, run: git add {pipeline.LOCK} .gitignore")
+    output.info(f"To track the changes with git, run: git add {pipelines.LOCK} .gitignore")
     return 0
