@@ -5,8 +5,8 @@ The two generations differ in one word and one folder:
 - DVC 3 writes `hash: md5` beside each `md5:`; the md5 is of the file's bytes and the object
   lives at `.dvc/cache/files/md5/ab/cdef...` (same layout on a remote);
 - DVC 2 writes no `hash:` key; its md5 ("md5-dos2unix" in DVC 3's source) is of the bytes
-  with CRLF turned into LF in every 1 MiB block that looks like text, and the object lives at
-  `.dvc/cache/ab/cdef...`.
+  with CRLF turned into LF, in each 1 MiB read, when the file's first 512 bytes look like
+  text; the object lives at `.dvc/cache/ab/cdef...`.
 A directory's md5 is the md5 of its manifest, `json.dumps(sorted entries, sort_keys=True)`
 of `{"md5": ..., "relpath": ...}` mappings, followed by `.dir`.
 
@@ -81,15 +81,20 @@ def is_text_block(block: bytes) -> bool:
 
 class Md5:
     """md5 the way DVC 3 (`legacy=False`) or DVC 2 (`legacy=True`) computes it, fed with the
-    blocks of one read. DVC 2 decides text-or-not and rewrites CRLF per read of CHUNK bytes,
-    so the caller must feed blocks of exactly CHUNK bytes (the last one shorter)."""
+    blocks of one read. DVC 2 (2.58's dvc-data) tells text from the first block and rewrites
+    CRLF within each read of CHUNK bytes (a CRLF split across two reads stays), so the caller
+    feeds blocks of exactly CHUNK bytes (the last one shorter). DVC 3 re-decides per block
+    when it checks a DVC 2 hash; the hash DVC 2 wrote is what must match, so 2.x's rule."""
 
     def __init__(self, legacy: bool) -> None:
         self.legacy = legacy
+        self.text: bool | None = None if legacy else False
         self.hasher = hashlib.md5(usedforsecurity=False)
 
     def update(self, block: bytes) -> None:
-        if self.legacy and is_text_block(block[:TEXT_PROBE]):
+        if self.text is None and block:
+            self.text = is_text_block(block[:TEXT_PROBE])
+        if self.text:
             block = block.replace(b"\r\n", b"\n")
         self.hasher.update(block)
 

@@ -67,11 +67,17 @@ def _holds_pointer(path: os.PathLike[str], blob: bytes) -> bool:
 
 
 def run(as_json: bool = False, everything: bool = False) -> int:
+    from ..dvcimport import dvc_files
+
     ws = Workspace.open()
     try:
         report = collect(ws)
+        dvc = dvc_files(ws)
     finally:
         ws.close()
+    if dvc:  # a DVC repository not taken over yet: say so rather than look clean
+        output.info(f"datavc: {len(dvc)} DVC files ({dvc[0]}{', ...' if len(dvc) > 1 else ''})"
+                    " are not read: `git datavc import-dvc` converts them")
     if as_json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
         return 0
