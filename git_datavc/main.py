@@ -88,6 +88,11 @@ def _parser() -> argparse.ArgumentParser:
     q = psub.add_parser("diff", help="params of REV (default HEAD) against the workspace")
     q.add_argument("rev", nargs="?", metavar="REV")
     q.add_argument("--json", action="store_true")
+    p = add("artifacts", "the artifacts and datasets the pipeline file declares")
+    asub = p.add_subparsers(dest="action", metavar="ACTION")
+    asub.required = True
+    q = asub.add_parser("list", help="list the `artifacts:` and `datasets:` sections")
+    q.add_argument("--json", action="store_true")
     p = add("remote", "manage remotes in .datavc/config")
     rsub = p.add_subparsers(dest="action", metavar="ACTION")
     rsub.required = True
@@ -241,6 +246,9 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
         if args.action == "show":
             return lambda: metrics.run_show(args.json)
         return lambda: metrics.run_diff(args.rev, args.json)
+    if c == "artifacts":
+        from .commands import artifacts
+        return lambda: artifacts.run_list(args.json)
     if c == "params":
         from .commands import params
         return lambda: params.run_diff(args.rev, args.json)

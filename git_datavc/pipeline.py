@@ -7,13 +7,15 @@ writing one out, an out inside another, and cycles are errors that name stages a
 
 from __future__ import annotations
 
+import functools
 import heapq
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import interpolation, params
+from . import interpolation, params, sections
+from .sections import Artifact, Dataset, Plot
 from .errors import DatavcError, UnsafePath
 from .safepath import check_relpath
 
@@ -48,6 +50,7 @@ class Stage:
     always_changed: bool = False
     desc: str = ""
     cmd_list: bool = False                      # `cmd` was written as a list
+    plots: tuple[Plot, ...] = ()                # its `plots:` outs, with their options
 
 
 @dataclass
@@ -57,9 +60,18 @@ class Pipeline:
     upstream: dict[str, list[str]] = field(default_factory=dict)
     metrics: tuple[str, ...] = ()               # top-level `metrics:` files
     params_files: tuple[str, ...] = ()          # top-level `params:` files
+    top_plots: tuple[Plot, ...] = ()            # top-level `plots:`
+    artifacts: tuple[Artifact, ...] = ()        # top-level `artifacts:`
+    datasets: tuple[Dataset, ...] = ()          # top-level `datasets:`
     # A cycle, shared or nested outs, found by a lenient load (`strict=False`, what
     # `repro -s` uses: like DVC, it runs the one stage without building the graph).
     problem: DatavcError | None = None
+
+    @property
+    def plots(self) -> list[Plot]:
+        """Every plot the file defines (see git_datavc.sections for the shape): the
+        top-level `plots:` first, then each stage's `plots:` outs, as DVC lists them."""
+        return list(self.top_plots) + [p for s in self.stages.values() for p in s.plots]
 
     def order(self, names: Iterable[str] | None = None) -> list[str]:
         wanted = set(self.stages if names is None else names)
@@ -195,7 +207,13 @@ def parse(root: Path, file: str, text: bytes,
                         _str_list(data.get("metrics"), f"{file}: metrics"))
     top_params = tuple(_path("", p, f"{file}: params") for p in
                        _str_list(data.get("params"), f"{file}: params"))
-    pipe = Pipeline(file, stages, metrics=top_metrics, params_files=top_params)
+    top = functools.partial(_path, "")
+    pipe = Pipeline(file, stages, metrics=top_metrics, params_files=top_params,
+                    top_plots=tuple(sections.top_plots(data.get("plots"), top,
+                                                       f"{file}: plots")),
+                    artifacts=tuple(sections.artifacts(data.get("artifacts"), top,
+                                                       f"{file}: artifacts")),
+                    datasets=tuple(sections.datasets(data.get("datasets"), f"{file}: datasets")))
     try:
         pipe.upstream = build_graph(pipe)
         topological(pipe)  # raises on a cycle
@@ -239,7 +257,7 @@ def _stage(root: Path, name: str, body: Any, ctx: dict[str, Any], where: str,
         deps=tuple(_path(wdir, d, f"{where}: deps") for d in _list(body, "deps", where)),
         outs=tuple(outs), params=_params(wdir, body.get("params"), where),
         frozen=_bool(body, "frozen", where), always_changed=_bool(body, "always_changed", where),
-        desc=str(body.get("desc") or ""))
+        desc=str(body.get("desc") or ""), plots=_stage_plots(wdir, body.get("plots"), where))
 
 
 def _cmds(cmd: Any, where: str) -> tuple[str, ...]:
@@ -306,6 +324,17 @@ def _outs(wdir: str, value: Any, kind: str, where: str) -> list[OutSpec]:
                              cache=_bool({"cache": opts.get("cache", True)}, "cache", where),
                              persist=_bool(opts, "persist", where), kind=kind))
     return specs
+
+
+def _stage_plots(wdir: str, value: Any, where: str) -> tuple[Plot, ...]:
+    """A stage's `plots:` outs as plots (their paths were checked by _outs)."""
+    found = []
+    for item in value or []:
+        name, opts = (item, None) if isinstance(item, str) else next(iter(item.items()))
+        opts = {k: v for k, v in (opts or {}).items() if k in sections.PLOT_OPTIONS}
+        found.append(sections.plot(name, opts, functools.partial(_path, wdir),
+                                   f"{where}: plots", name_is_path=True))
+    return tuple(found)
 
 
 def _params(wdir: str, value: Any, where: str) -> tuple[tuple[str, tuple[str, ...] | None], ...]:

@@ -377,3 +377,29 @@ def test_metrics_diff_reads_a_metrics_file_inside_a_folder_out(repo: Path) -> No
     datavc(repo, "repro")
     diff = yaml.safe_load(datavc(repo, "metrics", "diff", "--json").stdout)
     assert diff == {"eval/metrics.json": {"score": {"old": 1, "new": 3, "diff": 2}}}
+
+
+def test_artifacts_list_shows_the_artifacts_and_datasets_sections(repo: Path) -> None:
+    write(repo, "dvc.yaml", """
+        artifacts:
+          text-classification:
+            path: model.pkl
+            type: model
+            labels: [nlp]
+            desc: Detect R questions
+        datasets:
+        - name: posts
+          type: url
+          url: https://example.com/posts.xml
+        stages:
+          train:
+            cmd: echo m > model.pkl
+            outs: [model.pkl]
+    """)
+    shown = datavc(repo, "artifacts", "list").stdout
+    assert "text-classification" in shown and "model.pkl" in shown and "nlp" in shown
+    assert "posts" in shown and "https://example.com/posts.xml" in shown
+    as_json = yaml.safe_load(datavc(repo, "artifacts", "list", "--json").stdout)
+    assert as_json["artifacts"][0]["path"] == "model.pkl"
+    assert as_json["datasets"][0]["type"] == "url"
+    assert ran(datavc(repo, "repro").stderr) == ["train"]  # the sections do not get in the way
