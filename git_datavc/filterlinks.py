@@ -10,6 +10,7 @@ index. git never holds a whole file in memory and no byte is stored twice.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import git, pointer
@@ -141,13 +142,9 @@ def _refresh_index(repo: git.Repo, linked: dict[str, str]) -> None:
     repo.git("update-index", "-q", "--refresh", check=False)
 
 
-def sync(repo: git.Repo, scan: bool = False) -> list[str]:
-    """Link what smudge left as pointers (and, with `scan`, every filter-tracked file that
-    is a pointer in the work tree: after `git stash` or `cherry-pick`, which run no hook)."""
+def sync(repo: git.Repo) -> list[str]:
+    """Link what smudge left as pointers (after a checkout that ran the hook)."""
     paths = take_smudged(repo.git_dir)
-    if scan:
-        out = repo.git("ls-files", "-z", "--", ":(attr:filter=datavc)")
-        paths = sorted(set(paths) | {p for p in out.decode().split("\0") if p})
     if not paths:
         return []
     from . import config
@@ -158,3 +155,59 @@ def sync(repo: git.Repo, scan: bool = False) -> list[str]:
     if linker is None:
         return []
     return place_links(repo, linker, cache, paths)
+
+
+@dataclass
+class Restored:
+    """What `restore_pointers` did: paths placed, kept (edited by the user), missing."""
+    placed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def restore_pointers(repo: git.Repo) -> Restored:
+    """Turn every filter-tracked workspace file that is still a pointer into its content.
+
+    A clone made where the drivers were not configured (or a lost cache) leaves pointers
+    that git considers up to date, so no git command will ever smudge them again. Only a
+    file whose bytes are exactly its index entry's pointer is replaced: a pointer the user
+    edited is theirs (kept), and a file that does not parse as a pointer is content.
+    Links when the hook-driven link mode applies, else copies.
+    """
+    from . import config
+
+    take_smudged(repo.git_dir)  # the scan below covers every path smudge noted
+    found: dict[str, tuple[pointer.Pointer, str, str, bytes]] = {}
+    for mode, sha, rel in git.index_entries(repo, [":(attr:filter=datavc)"]):
+        if mode not in ("100644", "100755"):
+            continue
+        full = repo.root / rel
+        try:
+            if full.is_symlink() or full.stat().st_size > pointer.MAX_SIZE:
+                continue
+            data = full.read_bytes()
+        except OSError:
+            continue
+        ptr = pointer.parse(data)
+        if ptr is not None:
+            found[rel] = (ptr, sha, mode, data)
+    result = Restored()
+    if not found:
+        return result
+    settings = config.load(repo.root)
+    cache = Cache(config.cache_root(repo, settings))
+    linker = link_mode(repo, settings, cache.root) or Linker(["copy"], settings.protected)
+    indexed = git.read_blobs(repo, sorted({sha for _, sha, _, _ in found.values()}))
+    done: dict[str, str] = {}
+    for rel, (ptr, sha, mode, data) in sorted(found.items()):
+        if indexed.get(sha) != data:
+            result.kept.append(rel)
+        elif not cache.has(ptr.oid):
+            result.missing.append(rel)
+        else:
+            linker.place(cache.path_str(ptr.oid), str(repo.root / rel), isexec=mode == "100755")
+            done[rel] = ptr.oid
+    if done:
+        _refresh_index(repo, done)
+    result.placed = list(done)
+    return result

@@ -27,6 +27,10 @@ def run(local: bool = False, no_hooks: bool = False, force: bool = False) -> int
         for line in install.install_hooks(repo, force=force):
             output.info(f"git-datavc: {line}")
         output.info(f"git-datavc: hooks installed in {git.hooks_dir(repo)}")
+    if repo is not None:  # a clone made before install holds pointers: fill what we can
+        from .checkout import restore_pointers
+
+        restore_pointers(repo)
     return 0
 
 

@@ -38,7 +38,7 @@ def run_pull(remote: str | None, scope: sync.Scope, jobs: int, force: bool) -> i
 
     _summary("fetch", result)
     try:
-        code = checkout.run(scope.targets, force=force)
+        code = checkout.run(scope.targets, force=force, pointers_must_resolve=True)
     except DatavcError:
         result.raise_for_failures("pull")
         raise
