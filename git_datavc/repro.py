@@ -259,8 +259,8 @@ def _why_run(run: _Run, stage: Stage, deps: list[Out], values: dict[str, Any]) -
         return "forced"
     if lock is None:
         return "never ran"
-    if stage.always_changed:
-        return "always changed"
+    if stage.always_changed or not (stage.deps or stage.outs or stage.params):
+        return "always changed"  # DVC: a stage with neither deps nor outs always runs
     if lock.cmds != stage.cmds:
         return "cmd changed"
     locked_deps = {d.path: d.oid for d in lock.deps}
@@ -288,6 +288,8 @@ def _to_restore(run: _Run, stage: Stage) -> tuple[list[Out], str | None]:
             continue
         if spec.persist and current is not None:
             return [], f"out {spec.path} changed"
+        if not spec.cache:  # git, not the cache, holds it: remade as in DVC
+            return [], f"out {spec.path} {'missing' if current is None else 'changed'}"
         if not _in_cache(run, out):
             if current is None and run.allow_missing:
                 continue  # --allow-missing: missing data alone is no reason to run
@@ -409,9 +411,10 @@ def _say_would(run: _Run, name: str, reason: str) -> None:
 
 
 def _run_key(stage: Stage, deps: list[Out], values: dict[str, Any]) -> str | None:
-    """The run-cache key, or None when the run-cache does not apply (as in DVC: no outs,
-    persistent outs, or a stage that always changes)."""
-    if not stage.outs or stage.always_changed or any(o.persist for o in stage.outs):
+    """The run-cache key, or None when the run-cache does not apply (as in DVC: no deps,
+    no outs, persistent outs, or a stage that always changes)."""
+    if not (stage.deps or stage.params) or not stage.outs or stage.always_changed or \
+            any(o.persist for o in stage.outs):
         return None
     return runcache.key(stage.cmds, stage.wdir, deps, values,
                         [(o.path, o.cache) for o in stage.outs])
@@ -420,8 +423,20 @@ def _run_key(stage: Stage, deps: list[Out], values: dict[str, Any]) -> str | Non
 def _restore_frozen(run: _Run, stage: Stage) -> None:
     run.result.frozen.append(stage.name)
     lock = run.locks.get(stage.name)
-    if lock is None:
-        output.warn(f"stage {stage.name!r} is frozen and never ran: skipped")
+    if lock is None:  # as DVC: take the workspace's outs as the stage's, run nothing
+        output.info(f"Verifying outputs in frozen stage {stage.name!r}")
+        missing = [o.path for o in stage.outs if not os.path.lexists(run.root / o.path)]
+        if missing:
+            raise DatavcError(f"frozen stage {stage.name!r} never ran and its out "
+                              f"{missing[0]!r} does not exist", "unfreeze it to run it")
+        for dep in stage.deps:
+            if _current(run, dep) is None:
+                raise DatavcError(f"frozen stage {stage.name!r}: dep {dep!r} does not exist")
+        if not run.dry:
+            outs = [snapshot(run.ws, run.root / spec.path, link=spec.cache)
+                    for spec in stage.outs]
+            _forget(run, [o.path for o in stage.outs])
+            _record(run, stage, _deps_of(run, stage), _params_of(run, stage), outs)
         return
     restore = []
     for out in lock.outs:  # put back what is missing or replaced by other cached bytes
@@ -438,10 +453,15 @@ def _restore_frozen(run: _Run, stage: Stage) -> None:
 
 
 def _restore(run: _Run, stage: Stage, outs: list[Out], from_run_cache: bool) -> None:
-    if not run.dry:
-        _place(run, outs, frozenset(o.path for o in stage.outs if not o.cache))
     (run.result.run_cache if from_run_cache else run.result.restored).append(stage.name)
     where = "the run-cache" if from_run_cache else "the cache"
+    if run.dry:  # write nothing; later stages see the outs as they would be
+        for out in outs:
+            entries = run.ws.entries_of(out) or []
+            run.memo[out.path] = _Current(out, entries)
+        output.info(f"Stage {stage.name!r}: outs would be restored from {where}")
+        return
+    _place(run, outs, frozenset(o.path for o in stage.outs if not o.cache))
     output.info(f"Stage {stage.name!r}: outs restored from {where}")
 
 
@@ -501,10 +521,11 @@ def _run_cmds(run: _Run, stage: Stage) -> tuple[int, str]:
 def _finish(run: _Run, name: str, job: dict[str, Any], outcome: tuple[int, str]) -> None:
     stage = run.pipe.stages[name]
     code, cmd = outcome
-    if code != 0:
-        raise DatavcError(f"stage {name!r} failed: `{cmd}` exited with {code}")
     missing = [o.path for o in stage.outs if not os.path.lexists(run.root / o.path)]
-    if missing:
+    if code != 0 or missing:
+        _keep_leftovers(run, stage)
+        if code != 0:
+            raise DatavcError(f"stage {name!r} failed: `{cmd}` exited with {code}")
         raise DatavcError(f"stage {name!r} did not make its out {missing[0]!r}")
     outs = [snapshot(run.ws, run.root / spec.path, link=spec.cache) for spec in stage.outs]
     _forget(run, [o.path for o in stage.outs])
@@ -512,6 +533,16 @@ def _finish(run: _Run, name: str, job: dict[str, Any], outcome: tuple[int, str])
         runcache.put(run.ws.cache.root, job["key"], outs)
     _record(run, stage, job["deps"], job["params"], outs)
     run.result.ran.append(name)
+
+
+def _keep_leftovers(run: _Run, stage: Stage) -> None:
+    """What a failed run left at its outs goes into the cache, as it is: the next repro
+    may then clear it as the stage's own (DVC removes outs before every run), and no byte
+    is lost if it was worth keeping. The workspace files stay for the user to look at."""
+    for spec in stage.outs:
+        if os.path.lexists(run.root / spec.path):
+            snapshot(run.ws, run.root / spec.path, link=False)
+    _forget(run, [o.path for o in stage.outs])
 
 
 def _record(run: _Run, stage: Stage, deps: list[Out], values: dict[str, Any],
@@ -534,6 +565,79 @@ def _write_lock(run: _Run) -> None:
 def _drop_removed_stages(run: _Run) -> None:
     if any(name not in run.pipe.stages for name in run.locks):
         _write_lock(run)
+
+
+# --- `git datavc status` of stages ----------------------------------------------------
+
+def stage_changes(ws: Workspace, pipe: Pipeline) -> dict[str, list[Any]]:
+    """What `status` says about each stage, in DVC's shape: for each stage whose own cmd,
+    deps, params or outs differ from its lock entry, a list of `"changed command"`,
+    `"always changed"`, `{"changed deps": {path: new|modified|deleted, params file: {key:
+    ...}}}` and `{"changed outs": {path: ...}}`. Each stage is judged on the workspace as
+    it is (a stage downstream of a changed one is not listed until its deps change), as
+    DVC's status does; nothing runs and nothing is written."""
+    run = _Run(ws, pipe, lockfile.read(ws.repo.root / LOCK), force=False, dry=True)
+    found: dict[str, list[Any]] = {}
+    for name in pipe.order(set(pipe.stages)):
+        stage, lock = pipe.stages[name], run.locks.get(name)
+        changes: list[Any] = []
+        if stage.always_changed or not (stage.deps or stage.outs or stage.params):
+            changes.append("always changed")
+        if lock is not None and lock.cmds != stage.cmds and not stage.frozen:
+            changes.append("changed command")
+        deps = {} if stage.frozen else _changed_deps(run, stage, lock)
+        if deps:
+            changes.append({"changed deps": deps})
+        outs = _changed_outs(run, stage, lock)
+        if outs:
+            changes.append({"changed outs": outs})
+        if changes:
+            found[name] = changes
+    return found
+
+
+def _changed_deps(run: _Run, stage: Stage, lock: StageLock | None) -> dict[str, Any]:
+    locked = {d.path: d.oid for d in lock.deps} if lock else {}
+    changed: dict[str, Any] = {}
+    for dep in stage.deps:
+        current = _current(run, dep)
+        if current is None:
+            changed[dep] = "deleted"
+        elif dep not in locked:
+            changed[dep] = "new"
+        elif locked[dep] != current.out.oid:
+            changed[dep] = "modified"
+    try:
+        values = _params_of(run, stage)
+    except DatavcError:
+        values = {}
+    for file, keys in values.items():
+        before = lock.params.get(file, {}) if lock else {}
+        diff = {k: "new" if k not in before else "modified"
+                for k, v in keys.items() if before.get(k, _ABSENT) != v}
+        diff.update({k: "deleted" for k in before if k not in keys})
+        if diff:
+            changed[file] = diff
+    return changed
+
+
+def _changed_outs(run: _Run, stage: Stage, lock: StageLock | None) -> dict[str, str]:
+    locked = {o.path: o for o in lock.outs} if lock else {}
+    changed: dict[str, str] = {}
+    for spec in stage.outs:
+        current = _current(run, spec.path)
+        if current is None:
+            changed[spec.path] = "deleted"
+        elif spec.path not in locked:
+            changed[spec.path] = "new" if lock else "not in cache"
+        elif current.out.oid != locked[spec.path].oid:
+            changed[spec.path] = "modified"
+        elif spec.cache and not _in_cache(run, locked[spec.path]):
+            changed[spec.path] = "not in cache"
+    return changed
+
+
+_ABSENT = object()
 
 
 # --- `git datavc commit` of stages ------------------------------------------------------

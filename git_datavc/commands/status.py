@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 from .. import git, output, pointer
 from ..changes import metafile_status
+from ..errors import DatavcError
 from ..workspace import Workspace
 
 TRACKED = ":(attr:filter=datavc)"
@@ -66,15 +68,33 @@ def _holds_pointer(path: os.PathLike[str], blob: bytes) -> bool:
         return False
 
 
+def _stages(ws: Workspace) -> dict[str, list[Any]] | None:
+    """The pipeline's changed stages (None when there is no pipeline file)."""
+    from .. import pipeline
+
+    if pipeline.find(ws.repo.root) is None:
+        return None
+    from ..repro import stage_changes
+
+    try:
+        return stage_changes(ws, pipeline.load(ws.repo.root))
+    except DatavcError as e:  # the files' status is still worth showing
+        output.warn(f"pipeline: {e}")
+        return None
+
+
 def run(as_json: bool = False, everything: bool = False) -> int:
     from ..dvcimport import dvc_files
 
     ws = Workspace.open()
     try:
-        report = collect(ws)
+        report: dict[str, Any] = dict(collect(ws))
         dvc = dvc_files(ws)
+        stages = _stages(ws)
     finally:
         ws.close()
+    if stages is not None:
+        report["stages"] = stages
     if dvc:  # a DVC repository not taken over yet: say so rather than look clean
         output.info(f"datavc: {len(dvc)} DVC files ({dvc[0]}{', ...' if len(dvc) > 1 else ''})"
                     " are not read: `git datavc import-dvc` converts them")
@@ -86,6 +106,18 @@ def run(as_json: bool = False, everything: bool = False) -> int:
         return 0
     for kind in KINDS:
         output.print_paths(TITLES[kind], report[kind], everything=everything)
+    for name, changes in (stages or {}).items():
+        print(f"{name}:")
+        for change in changes:
+            if isinstance(change, str):
+                print(f"\t{change}")
+                continue
+            for title, paths in change.items():
+                print(f"\t{title}:")
+                for path, what in paths.items():
+                    what = what if isinstance(what, str) else \
+                        ", ".join(f"{k} {v}" for k, v in what.items())
+                    print(f"\t\t{what + ':':<12} {path}")
     if report["not_in_cache"]:
         print("(objects missing from the cache: fetch them from a remote, or re-add the files)")
     return 0

@@ -403,3 +403,139 @@ def test_artifacts_list_shows_the_artifacts_and_datasets_sections(repo: Path) ->
     assert as_json["artifacts"][0]["path"] == "model.pkl"
     assert as_json["datasets"][0]["type"] == "url"
     assert ran(datavc(repo, "repro").stderr) == ["train"]  # the sections do not get in the way
+
+
+# --- findings of tests/dvc_parity (P4-P8, P14) -------------------------------------------
+
+def test_a_stage_with_neither_deps_nor_outs_runs_every_time(repo: Path) -> None:
+    write(repo, "dvc.yaml", """
+        stages:
+          notify:
+            cmd: echo hi >> log.txt
+    """)
+    datavc(repo, "repro")
+    assert ran(datavc(repo, "repro").stderr) == ["notify"]
+    assert (repo / "log.txt").read_text() == "hi\nhi\n"
+    assert "Would run stage 'notify'" in datavc(repo, "repro", "--dry").stderr
+
+
+def test_what_a_failed_run_left_is_cached_and_cleared_by_the_next_run(repo: Path) -> None:
+    write(repo, "dvc.yaml", """
+        stages:
+          b:
+            cmd: echo half > b.txt && exit 3
+            outs: [b.txt]
+    """)
+    failed = datavc(repo, "repro", check=False)
+    assert failed.returncode == 1 and "exited with 3" in failed.stderr
+    assert (repo / "b.txt").read_text() == "half\n"  # left for the user to look at
+    write(repo, "dvc.yaml", """
+        stages:
+          b:
+            cmd: echo whole > b.txt
+            outs: [b.txt]
+    """)
+    assert ran(datavc(repo, "repro").stderr) == ["b"]
+    assert (repo / "b.txt").read_text() == "whole\n"
+    # the leftover's bytes are in the cache: nothing was lost by clearing it
+    objects = [p for p in (repo / ".git/datavc/cache").rglob("*") if p.is_file()]
+    assert any(p.read_bytes() == b"half\n" for p in objects)
+
+
+def test_dry_run_writes_nothing_and_judges_downstream_on_restored_outs(repo: Path) -> None:
+    write(repo, "dvc.yaml", """
+        stages:
+          a:
+            cmd: echo a > a.txt
+            outs: [a.txt]
+          b:
+            cmd: cat a.txt > b.txt
+            deps: [a.txt]
+            outs: [b.txt]
+    """)
+    datavc(repo, "repro")
+    (repo / "a.txt").unlink()
+    dry = datavc(repo, "repro", "--dry")
+    assert "Stage 'a': outs would be restored from the cache" in dry.stderr
+    assert "Stage 'b' didn't change" in dry.stderr
+    assert not (repo / "a.txt").exists()
+    assert "outs restored from the cache" in datavc(repo, "repro").stderr
+    assert (repo / "a.txt").read_text() == "a\n"
+
+
+def test_a_deleted_uncached_out_makes_the_stage_run_again(repo: Path) -> None:
+    # no deps, so no run-cache either (DVC's rule): the stage itself must make it again
+    write(repo, "dvc.yaml", """
+        stages:
+          report:
+            cmd: echo s > report.txt
+            outs:
+              - report.txt:
+                  cache: false
+    """)
+    datavc(repo, "repro")
+    (repo / "report.txt").unlink()
+    assert ran(datavc(repo, "repro").stderr) == ["report"]
+    assert (repo / "report.txt").read_text() == "s\n"
+
+
+def test_a_frozen_stage_that_never_ran_takes_its_outs_as_they_are(repo: Path) -> None:
+    write(repo, "source.txt", "src\n")
+    write(repo, "dl.txt", "downloaded once\n")
+    stages = """
+        stages:
+          download:
+            frozen: true
+            cmd: cp source.txt dl.txt
+            deps: [source.txt]
+            outs: [dl.txt]
+          use:
+            cmd: cat dl.txt > used.txt
+            deps: [dl.txt]
+            outs: [used.txt]
+    """
+    write(repo, "dvc.yaml", stages)
+    result = datavc(repo, "repro")
+    assert ran(result.stderr) == ["use"]
+    assert "Verifying outputs in frozen stage 'download'" in result.stderr
+    assert (repo / "dl.txt").read_text() == "downloaded once\n"  # not re-made
+    assert lock(repo)["download"]["outs"][0]["path"] == "dl.txt"
+    # never ran, and its dep is gone: an error, as in DVC
+    (repo / "datavc.lock").unlink()
+    (repo / "source.txt").unlink()
+    failed = datavc(repo, "repro", check=False)
+    assert failed.returncode == 1
+    assert "error: frozen stage 'download': dep 'source.txt' does not exist" in failed.stderr
+    assert "Traceback" not in failed.stderr
+
+
+def test_status_lists_the_stages_that_changed_in_dvcs_shape(repo: Path) -> None:
+    import json
+
+    write(repo, "params.yaml", "p: 1\n")
+    write(repo, "in.txt", "in\n")
+    write(repo, "dvc.yaml", """
+        stages:
+          a:
+            cmd: cat in.txt > a.txt
+            deps: [in.txt]
+            outs: [a.txt]
+          b:
+            cmd: cat a.txt > b.txt
+            deps: [a.txt]
+            params: [p]
+            outs: [b.txt]
+    """)
+    datavc(repo, "repro")
+    assert json.loads(datavc(repo, "status", "--json").stdout)["stages"] == {}
+    write(repo, "in.txt", "in 2\n")
+    write(repo, "params.yaml", "p: 2\n")
+    (repo / "b.txt").unlink()
+    stages = json.loads(datavc(repo, "status", "--json").stdout)["stages"]
+    assert stages == {
+        "a": [{"changed deps": {"in.txt": "modified"}}],
+        "b": [{"changed deps": {"params.yaml": {"p": "modified"}}},
+              {"changed outs": {"b.txt": "deleted"}}],
+    }
+    text = datavc(repo, "status").stdout
+    assert "a:\n\tchanged deps:\n\t\tmodified:    in.txt" in text
