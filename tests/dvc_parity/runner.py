@@ -76,10 +76,40 @@ class Tool:
     dvc_python: str | None = None   # DVC's interpreter, to ask for its stages' wdir
 
     def cli(self, repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-        # `repro -i` asks before each stage: answer yes, as a user would
+        # `repro -i` asks before each stage: answer yes, as a user would (DVC asks only
+        # on a terminal, so it gets one)
+        if self.name == "dvc" and "-i" in args:
+            return on_a_terminal([*self.argv, *args], repo, self.env, "y\n" * 50)
         return subprocess.run([*self.argv, *args], cwd=repo, env=self.env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               input="y\n" * 50, timeout=TIMEOUT)
+
+
+def on_a_terminal(argv: list[str], repo: Path, env: dict[str, str],
+                  answers: str) -> subprocess.CompletedProcess[str]:
+    """Run `argv` with a pseudo-terminal as stdin, stdout and stderr, `answers` typed
+    ahead; its output without the terminal's colours and carriage returns."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, cwd=repo, env={**env, "TERM": "dumb"}, stdin=slave,
+                            stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    os.write(master, answers.encode())
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    proc.wait(timeout=TIMEOUT)
+    text = b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
+    return subprocess.CompletedProcess(argv, proc.returncode,
+                                       re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text))
 
 
 def git(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
