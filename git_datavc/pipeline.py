@@ -36,6 +36,7 @@ class OutSpec:
     cache: bool = True
     persist: bool = False
     kind: str = "outs"        # outs, metrics or plots
+    unobeyed: tuple[str, ...] = ()   # DVC options read but not acted on (`remote`, `push`)
 
 
 @dataclass(frozen=True)
@@ -322,7 +323,9 @@ def _outs(wdir: str, value: Any, kind: str, where: str) -> list[OutSpec]:
             raise DatavcError(f"{where}: {path!r}: unknown key {unknown[0]!r}")
         specs.append(OutSpec(_path(wdir, path, where),
                              cache=_bool({"cache": opts.get("cache", True)}, "cache", where),
-                             persist=_bool(opts, "persist", where), kind=kind))
+                             persist=_bool(opts, "persist", where), kind=kind,
+                             unobeyed=tuple(k for k in ("remote", "push") if k in opts
+                                            and opts[k] not in (None, True))))
     return specs
 
 

@@ -98,6 +98,11 @@ def reproduce(ws: Workspace, pipe: Pipeline, names: list[str], force: bool = Fal
         from .takeover import adopt_lock  # a DVC project: stages dvc.lock still vouches for
 
         locks = adopt_lock(ws, pipe, locks, write=not dry)
+    for name in names:  # said, not skipped silently
+        for spec in pipe.stages[name].outs:
+            for key in spec.unobeyed:
+                output.warn(f"stage {name!r}: out {spec.path!r}: `{key}` is not obeyed yet: "
+                            "`git datavc push` sends it to the default remote")
     run = _Run(ws, pipe, locks, force, dry)
     run.allow_missing, run.interactive, run.prefix = allow_missing, interactive, jobs > 1
     if pull and not dry:

@@ -539,3 +539,17 @@ def test_status_lists_the_stages_that_changed_in_dvcs_shape(repo: Path) -> None:
     }
     text = datavc(repo, "status").stdout
     assert "a:\n\tchanged deps:\n\t\tmodified:    in.txt" in text
+
+
+def test_out_options_read_but_not_obeyed_are_said_not_skipped(repo: Path) -> None:
+    write(repo, "dvc.yaml", """
+        stages:
+          a:
+            cmd: echo a > a.txt
+            outs:
+              - a.txt:
+                  push: false
+    """)
+    result = datavc(repo, "repro")
+    assert "warning: stage 'a': out 'a.txt': `push` is not obeyed yet" in result.stderr
+    assert ran(result.stderr) == ["a"]
