@@ -287,14 +287,19 @@ def _bool(body: dict[str, Any], key: str, where: str) -> bool:
     return value
 
 
+EXTERNAL_HINT = ("DVC's external deps and outs (outside the repository) are not supported: "
+                 "bring the data into the repository (`git datavc add`) and name it there")
+
+
 def _path(wdir: str, path: Any, where: str) -> str:
     if not isinstance(path, str) or not path:
         raise DatavcError(f"{where}: {path!r} is not a path")
     if path.startswith("/") or "\\" in path:
-        raise UnsafePath(f"{where}: path {path!r} must be relative, with / separators")
+        raise UnsafePath(f"{where}: path {path!r} must be relative, with / separators",
+                         EXTERNAL_HINT)
     full = posixpath.normpath(posixpath.join(wdir, path)) if wdir else posixpath.normpath(path)
     if full == ".." or full.startswith("../"):
-        raise UnsafePath(f"{where}: path {path!r} leaves the repository")
+        raise UnsafePath(f"{where}: path {path!r} leaves the repository", EXTERNAL_HINT)
     if full == ".":
         raise DatavcError(f"{where}: path {path!r} is the whole repository")
     return check_relpath(full, where)
