@@ -37,22 +37,39 @@ def compare(old: dict[str, str], new: dict[str, str], into: Changes) -> None:
     into.deleted += [p for p in old if p not in new]
 
 
-def _expand(ws: Workspace, out_rel: str, out: metafile.Out, missing: list[str]) -> dict[str, str]:
+def _expand(ws: Workspace, out_rel: str, out: metafile.Out, missing: list[str],
+            sizes: dict[str, int] | None = None) -> dict[str, str]:
     entries = ws.entries_of(out)
     if entries is None:
         missing.append(out_rel)
+        if sizes is not None:
+            sizes[out_rel] = out.size
         return {out_rel: out.oid}  # still comparable as a whole
-    return {(f"{out_rel}/{e.relpath}" if e.relpath else out_rel): e.oid for e in entries}
+    files = {}
+    for e in entries:
+        rel = f"{out_rel}/{e.relpath}" if e.relpath else out_rel
+        files[rel] = e.oid
+        if sizes is not None:
+            sizes[rel] = e.size
+    return files
 
 
-def workspace_files(ws: Workspace, path: Path) -> dict[str, str]:
+def workspace_files(ws: Workspace, path: Path,
+                    sizes: dict[str, int] | None = None) -> dict[str, str]:
     rel = ws.relpath(path)
     if path.is_file() and not path.is_symlink():
+        if sizes is not None:
+            sizes[rel] = path.stat().st_size
         return {rel: ws.file_oid(str(path))}
     if not path.is_dir():
         return {}
     ws.preload_state()
-    return {f"{rel}/{r}": ws.file_oid(p, st) for r, p, st in ws.walk(path)}
+    files = {}
+    for r, p, st in ws.walk(path):
+        files[f"{rel}/{r}"] = ws.file_oid(p, st)
+        if sizes is not None:
+            sizes[f"{rel}/{r}"] = st.st_size
+    return files
 
 
 def metafile_status(ws: Workspace) -> Changes:
@@ -71,18 +88,20 @@ def metafile_status(ws: Workspace) -> Changes:
 
 # --- between commits ------------------------------------------------------------------
 
-def data_at(ws: Workspace, rev: str | None, changes: Changes) -> dict[str, str]:
-    """{path: oid} of every data file at `rev` (None: the workspace)."""
+def data_at(ws: Workspace, rev: str | None, changes: Changes,
+            sizes: dict[str, int] | None = None) -> dict[str, str]:
+    """{path: oid} of every data file at `rev` (None: the workspace); each file's size
+    goes into `sizes` when given."""
     files: dict[str, str] = {}
     for rel, outs in _metafiles_at(ws, rev).items():
         base = os.path.dirname(rel)
         for out in outs:
             out_rel = f"{base}/{out.path}" if base else out.path
             if rev is None:
-                files.update(workspace_files(ws, ws.repo.root / out_rel))
+                files.update(workspace_files(ws, ws.repo.root / out_rel, sizes))
             else:
-                files.update(_expand(ws, out_rel, out, changes.not_in_cache))
-    files.update(_pointers_at(ws, rev))
+                files.update(_expand(ws, out_rel, out, changes.not_in_cache, sizes))
+    files.update(_pointers_at(ws, rev, sizes))
     return files
 
 
@@ -95,7 +114,8 @@ def _metafiles_at(ws: Workspace, rev: str | None) -> dict[str, list[metafile.Out
     return {path: metafile.load(Path(f"{rev}:{path}"), blobs[sha]) for sha, path in wanted}
 
 
-def _pointers_at(ws: Workspace, rev: str | None) -> dict[str, str]:
+def _pointers_at(ws: Workspace, rev: str | None,
+                 sizes: dict[str, int] | None = None) -> dict[str, str]:
     """{path: oid} of filter-mode files: blobs small enough to be pointers that parse as one."""
     if rev is None:
         entries = [(sha, path) for _, sha, path in git.index_entries(ws.repo, [FILTERED])]
@@ -111,12 +131,17 @@ def _pointers_at(ws: Workspace, rev: str | None) -> dict[str, str]:
         if ptr is None:
             continue
         files[path] = ptr.oid
+        size = ptr.size
         if path in dirty:
             full = ws.repo.root / path
             if full.is_file():
                 files[path] = ws.file_oid(str(full))
+                size = full.stat().st_size
             else:
                 del files[path]
+                continue
+        if sizes is not None:
+            sizes[path] = size
     return files
 
 

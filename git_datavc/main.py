@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("rev2", nargs="?", metavar="REV2")
     p.add_argument("--json", action="store_true")
     p.add_argument("-a", "--all", dest="everything", action="store_true", help="list every path")
+    p.add_argument("--html", nargs="?", const="datavc_diff.html", metavar="FILE",
+                   help="write a page with a treemap of the changes and table summaries "
+                        "(default file datavc_diff.html)")
+    p.add_argument("--open", dest="open_page", action="store_true",
+                   help="with --html: open the page in the browser")
     p = add("repro", "run the pipeline stages that changed, in graph order")
     p.add_argument("targets", nargs="*", metavar="TARGET", help="stage names or datavc.yaml files")
     p.add_argument("-f", "--force", action="store_true", help="run even unchanged stages")
@@ -228,6 +233,8 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
         return lambda: unprotect.run(args.targets)
     if c == "diff":
         from .commands import diff
+        if args.html:
+            return lambda: diff.run_html(args.rev1, args.rev2, args.html, args.open_page)
         return lambda: diff.run(args.rev1, args.rev2, args.json, args.everything)
     if c == "repro":
         from .commands import repro

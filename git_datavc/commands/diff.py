@@ -1,5 +1,6 @@
-"""`diff [REV1 [REV2]] [--json]`: data files added, modified, deleted between commits
-(default: HEAD against the workspace), inside tracked directories too."""
+"""`diff [REV1 [REV2]] [--json | --html [FILE]]`: data files added, modified, deleted
+between commits (default: HEAD against the workspace), inside tracked directories too;
+`--html` draws them as a treemap with table summaries (datadiff.py)."""
 
 from __future__ import annotations
 
@@ -28,4 +29,24 @@ def run(rev1: str | None, rev2: str | None, as_json: bool = False,
             print("no data changes")
     for path in missing:
         output.warn(f"{path}: manifest not in the cache, compared as a whole")
+    return 0
+
+
+def run_html(rev1: str | None, rev2: str | None, out: str, open_page: bool = False) -> int:
+    from ..datadiff import collect, write_page
+
+    ws = Workspace.open()
+    try:
+        report = collect(ws, rev1, rev2)
+    finally:
+        ws.close()
+    path = write_page(report, out)
+    changed = sum(1 for f in report.files if f.status != "unchanged")
+    output.info(f"datavc: {changed} of {len(report.files)} data files changed; page written "
+                f"to {path}")
+    if open_page:
+        import webbrowser
+        from pathlib import Path
+
+        webbrowser.open(Path(path).resolve().as_uri())
     return 0
