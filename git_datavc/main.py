@@ -147,6 +147,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--remote", metavar="NAME", nargs="?", const="", default=None,
                    help="what is missing in the cache or on the remote (default remote)")
+    p.add_argument("--all-branches", action="store_true", help="with --remote: every branch tip too")
+    p.add_argument("--all-tags", action="store_true", help="with --remote: every tag too")
+    p.add_argument("--all-commits", action="store_true", help="with --remote: every commit too")
     p.add_argument("-a", "--all", dest="everything", action="store_true", help="list every path")
     p = add("verify", "re-hash the cache and report corrupt objects")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
@@ -281,7 +284,11 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
                               args.cloud, args.force, args.dry)
     if c == "status" and args.remote is not None:
         from .commands import sync as remote_status
-        return lambda: remote_status.run_status_remote(args.remote or None, args.json)
+        from .sync import Scope
+
+        scope = Scope(args.all_branches, args.all_tags, args.all_commits)
+        return lambda: remote_status.run_status_remote(args.remote or None, scope, args.json,
+                                                       args.everything)
     if c == "status":
         from .commands import status
         return lambda: status.run(args.json, args.everything)
