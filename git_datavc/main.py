@@ -30,9 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--global", dest="global_", action="store_true", help="the default")
     p.add_argument("--no-hooks", action="store_true", help="drivers only")
     p.add_argument("--force", action="store_true", help="replace a chained hook too")
-    p = add("uninstall", "remove the drivers and this repository's hooks")
-    p.add_argument("--local", action="store_true")
-    p.add_argument("--global", dest="global_", action="store_true")
+    p = add("uninstall", "remove what install and init added: the drivers (global and, in a "
+                         "repository, local config) and this repository's hooks")
+    p.add_argument("--local", action="store_true",
+                   help="this repository's drivers and hooks only (chained hooks restored)")
+    p.add_argument("--global", dest="global_", action="store_true",
+                   help="the global drivers only")
     add("init", "set up .datavc/ in this repository, with local drivers and hooks")
     p = add("track", "filter-track files matching PATTERNs (.gitattributes); none: list")
     p.add_argument("patterns", nargs="*", metavar="PATTERN")
@@ -210,7 +213,7 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
 
         if c == "install":
             return lambda: install.run(args.local, args.no_hooks, args.force)
-        return lambda: install.run_uninstall(args.local)
+        return lambda: install.run_uninstall(args.local, args.global_)
     if c == "init":
         from .commands import init
         return init.run
