@@ -154,6 +154,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--all-tags", action="store_true", help="with --remote: every tag too")
     p.add_argument("--all-commits", action="store_true", help="with --remote: every commit too")
     p.add_argument("-a", "--all", dest="everything", action="store_true", help="list every path")
+    p = add("ls-files", "the data files tracked (filter, metafile and pipeline modes): "
+                        "hash, flags w/c/r (content in the workspace, the cache, the remote), "
+                        "mode, path")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="only these paths, folders or "
+                   "patterns (*.bin, data/**)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--rev", metavar="REV", help="the files of a commit instead of the workspace")
+    which.add_argument("-a", "--all", dest="every", action="store_true",
+                   help="the files of every commit of every ref, and the workspace's")
+    p.add_argument("--remote", metavar="NAME", nargs="?", const="", default=None,
+                   help="also ask the remote (default: core.remote) which it has")
+    p.add_argument("-l", "--long", action="store_true", help="the whole hash")
+    p.add_argument("-s", "--size", action="store_true", help="the size of each file")
+    p.add_argument("-n", "--name-only", action="store_true", help="paths only")
+    p.add_argument("--json", action="store_true")
     p = add("verify", "re-hash the cache and report corrupt objects")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
     p = add("import-dvc", "convert a DVC repository: .dvc files to .datavc, dvc.lock to "
@@ -295,6 +310,11 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
     if c == "status":
         from .commands import status
         return lambda: status.run(args.json, args.everything)
+    if c == "ls-files":
+        from .commands import ls_files
+        return lambda: ls_files.run(args.paths, args.rev, args.every, args.remote or None,
+                                    args.remote is not None, args.long, args.size,
+                                    args.name_only, args.json)
     if c == "verify":
         from .commands import verify
         return lambda: verify.run(args.jobs)
