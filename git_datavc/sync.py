@@ -160,13 +160,14 @@ class RemoteStatus:
     not_in_cache: list[str] = field(default_factory=list)
     not_on_remote: list[str] = field(default_factory=list)
     unlisted: list[str] = field(default_factory=list)   # directories whose manifest is nowhere
+    as_content: list[str] = field(default_factory=list)  # filter-tracked, yet stored by git whole
 
     def as_dict(self) -> dict[str, object]:
         return {"remote": self.remote, "objects": self.objects,
                 "objects_not_in_cache": self.cache_lacks,
                 "objects_not_on_remote": self.remote_lacks,
                 "not_in_cache": self.not_in_cache, "not_on_remote": self.not_on_remote,
-                "unlisted_directories": self.unlisted}
+                "unlisted_directories": self.unlisted, "stored_as_content": self.as_content}
 
 
 def remote_status(repo: git.Repo, name: str | None, scope: Scope) -> RemoteStatus:
@@ -187,7 +188,29 @@ def remote_status(repo: git.Repo, name: str | None, scope: Scope) -> RemoteStatu
         remote_lacks=len(lacking),
         not_in_cache=sorted({wanted.oids[o] for o in absent}),
         not_on_remote=sorted({wanted.oids[o] for o in lacking}),
-        unlisted=sorted(wanted.oids[o] for o in unlisted))
+        unlisted=sorted(wanted.oids[o] for o in unlisted), as_content=stored_as_content(repo))
+
+
+def stored_as_content(repo: git.Repo) -> list[str]:
+    """Index entries that .gitattributes sends to the filter but that git holds as plain
+    content: added where the drivers were not installed, so no object was ever made and
+    nothing is missing anywhere, yet the data is not where the user thinks."""
+    from . import pointer
+
+    entries = [(sha, path) for mode, sha, path in git.index_entries(repo, [TRACKED])
+               if mode in ("100644", "100755")]
+    info = git.blob_info(repo, sorted({sha for sha, _ in entries}))
+    small = git.read_blobs(repo, sorted({sha for sha, _ in entries
+                                         if (info.get(sha) or 0) <= pointer.MAX_SIZE}))
+    found = []
+    for sha, path in entries:
+        size = info.get(sha)
+        if size and (size > pointer.MAX_SIZE or pointer.parse(small.get(sha, b"")) is None):
+            found.append(path)      # (an empty file stays empty: no pointer, nothing lost)
+    return sorted(found)
+
+
+TRACKED = ":(attr:filter=datavc)"
 
 
 MANIFEST_LIMIT = 256 << 20

@@ -56,13 +56,16 @@ def run_status_remote(remote: str | None, scope: sync.Scope, as_json: bool,
     if not (report.not_in_cache or report.not_on_remote or report.unlisted):
         print(f"datavc: the cache and remote {report.remote} have all {report.objects} "
               f"objects {what} needs")
-        return 0
-    print(f"datavc: {what} needs {report.objects} objects; {report.cache_lacks} missing "
-          f"from the cache, {report.remote_lacks} from remote {report.remote}")
+    else:
+        print(f"datavc: {what} needs {report.objects} objects; {report.cache_lacks} missing "
+              f"from the cache, {report.remote_lacks} from remote {report.remote}")
     output.print_paths("missing from the local cache (git datavc fetch)", report.not_in_cache,
                        everything=everything)
     output.print_paths(f"missing from remote {report.remote} (git datavc push)",
                        report.not_on_remote, everything=everything)
     output.print_paths("directories whose manifest is in neither the cache nor the remote "
                        "(their files are not counted)", report.unlisted, everything=everything)
+    output.print_paths("filter-tracked but stored in git as content (added without the "
+                       "filter: `git datavc install`, then `git add --renormalize PATH`)",
+                       report.as_content, everything=everything)
     return 0

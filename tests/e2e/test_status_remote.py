@@ -122,3 +122,26 @@ def test_a_lost_cache_still_counts_a_directory_from_the_remote_manifest(repo: Pa
     got = report(repo)
     assert got["unlisted_directories"] == ["d"] and got["objects"] == 1
     assert "their files are not counted" in datavc(repo, "status", "--remote").stdout
+
+
+def test_files_added_without_the_filter_are_named(repo: Path, tmp_path: Path) -> None:
+    """A clone where the drivers are missing stores tracked files as content: no object
+    was ever made, so nothing is missing, yet the data is in git: status says so."""
+    filter_repo(repo, tmp_path)
+    (repo / "ok.bin").write_bytes(content("ok"))
+    (repo / "empty.bin").write_bytes(b"")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "ok")
+    datavc(repo, "push")
+    (repo / "raw.bin").write_bytes(content("raw"))
+    (repo / "tiny.bin").write_bytes(b"tiny\n")
+    for name in ("raw.bin", "tiny.bin"):        # git without the filter driver
+        git(repo, "-c", "filter.datavc.process=", "-c", "filter.datavc.clean=cat",
+            "-c", "filter.datavc.required=false", "add", name)
+    assert not git(repo, "cat-file", "-p", ":raw.bin").stdout.startswith("version:")
+    got = report(repo)
+    assert got["stored_as_content"] == ["raw.bin", "tiny.bin"]
+    assert got["not_on_remote"] == [] and got["objects"] == 1
+    text = datavc(repo, "status", "--remote").stdout
+    assert "have all 1 objects" in text and "stored in git as content" in text
+    assert "    raw.bin" in text and "renormalize" in text
