@@ -225,6 +225,11 @@ def config_set(scope_args: Sequence[str], key: str, value: str,
     run(["config", *scope_args, key, value], cwd=cwd)
 
 
+def config_unset(scope_args: Sequence[str], key: str,
+                 cwd: str | os.PathLike[str] | None = None) -> None:
+    run(["config", *scope_args, "--unset-all", key], cwd=cwd, check=False)
+
+
 def config_unset_section(scope_args: Sequence[str], section: str,
                          cwd: str | os.PathLike[str] | None = None) -> None:
     run(["config", *scope_args, "--remove-section", section], cwd=cwd, check=False)

@@ -35,9 +35,29 @@ def install_drivers(scope_args: Sequence[str], cwd: Path | None = None) -> None:
         git.config_set(scope_args, key, value, cwd=cwd)
 
 
-def uninstall_drivers(scope_args: Sequence[str], cwd: Path | None = None) -> None:
-    for section in ("filter.datavc", "diff.datavc", "merge.datavc"):
-        git.config_unset_section(scope_args, section, cwd=cwd)
+SECTIONS = ("filter.datavc", "diff.datavc", "merge.datavc")
+
+
+def uninstall_drivers(scope_args: Sequence[str], cwd: Path | None = None) -> list[str]:
+    """Unset the keys `install_drivers` sets, where they still hold its values; returns
+    them. A key the user set or changed stays (warned about), and so does its section;
+    a section left empty is removed (git keeps an empty header after `--unset`)."""
+    current = git.config_get_all(scope_args, cwd=cwd)
+    removed = []
+    for key, value in DRIVERS.items():
+        if key not in current:
+            continue
+        if current[key] == value:
+            git.config_unset(scope_args, key, cwd=cwd)
+            removed.append(key)
+        else:
+            output.warn(f"kept {key} = {current[key]} ({scope_args[0][2:]} config): "
+                        "git-datavc did not set that value")
+    left = {key for key in current if key not in removed}
+    for section in SECTIONS:
+        if not any(key.startswith(section + ".") for key in left):
+            git.config_unset_section(scope_args, section, cwd=cwd)
+    return removed
 
 
 # --- hooks ---------------------------------------------------------------------------
@@ -97,14 +117,23 @@ def install_hooks(repo: git.Repo, force: bool = False) -> list[str]:
     return done
 
 
-def uninstall_hooks(repo: git.Repo) -> None:
+def uninstall_hooks(repo: git.Repo) -> list[str]:
+    """Remove our shims and put back the hooks they chained; a hook that is not ours is
+    never touched. Returns what was done."""
     hooks = git.hooks_dir(repo)
+    done = []
     for name in HOOKS:
         path, chained = hooks / name, hooks / (name + CHAINED_SUFFIX)
-        if _is_ours(path):
+        ours = _is_ours(path)
+        if ours:
             path.unlink()
-            if chained.exists():
-                os.replace(chained, path)
+            done.append(f"removed the {name} hook")
+        if chained.exists() and not os.path.lexists(path):
+            os.replace(chained, path)
+            done.append(f"restored your {name} hook (from {chained.name})")
+        elif chained.exists():
+            output.warn(f"left {chained} alone: {path.name} is not git-datavc's hook")
+    return done
 
 
 def _write_executable(path: Path, text: str) -> None:

@@ -30,9 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--global", dest="global_", action="store_true", help="the default")
     p.add_argument("--no-hooks", action="store_true", help="drivers only")
     p.add_argument("--force", action="store_true", help="replace a chained hook too")
-    p = add("uninstall", "remove the drivers and this repository's hooks")
-    p.add_argument("--local", action="store_true")
-    p.add_argument("--global", dest="global_", action="store_true")
+    p = add("uninstall", "remove what install and init added: the drivers (global and, in a "
+                         "repository, local config) and this repository's hooks")
+    p.add_argument("--local", action="store_true",
+                   help="this repository's drivers and hooks only (chained hooks restored)")
+    p.add_argument("--global", dest="global_", action="store_true",
+                   help="the global drivers only")
     add("init", "set up .datavc/ in this repository, with local drivers and hooks")
     p = add("track", "filter-track files matching PATTERNs (.gitattributes); none: list")
     p.add_argument("patterns", nargs="*", metavar="PATTERN")
@@ -152,7 +155,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--remote", metavar="NAME", nargs="?", const="", default=None,
                    help="what is missing in the cache or on the remote (default remote)")
+    p.add_argument("--all-branches", action="store_true", help="with --remote: every branch tip too")
+    p.add_argument("--all-tags", action="store_true", help="with --remote: every tag too")
+    p.add_argument("--all-commits", action="store_true", help="with --remote: every commit too")
     p.add_argument("-a", "--all", dest="everything", action="store_true", help="list every path")
+    p = add("ls-files", "the data files tracked (filter, metafile and pipeline modes): "
+                        "hash, flags w/c/r (content in the workspace, the cache, the remote), "
+                        "mode, path")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="only these paths, folders or "
+                   "patterns (*.bin, data/**)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--rev", metavar="REV", help="the files of a commit instead of the workspace")
+    which.add_argument("-a", "--all", dest="every", action="store_true",
+                   help="the files of every commit of every ref, and the workspace's")
+    p.add_argument("--remote", metavar="NAME", nargs="?", const="", default=None,
+                   help="also ask the remote (default: core.remote) which it has")
+    p.add_argument("-l", "--long", action="store_true", help="the whole hash")
+    p.add_argument("-s", "--size", action="store_true", help="the size of each file")
+    p.add_argument("-n", "--name-only", action="store_true", help="paths only")
+    p.add_argument("--json", action="store_true")
     p = add("verify", "re-hash the cache and report corrupt objects")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
     p = add("import-dvc", "convert a DVC repository: .dvc files to .datavc, dvc.lock to "
@@ -212,7 +233,7 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
 
         if c == "install":
             return lambda: install.run(args.local, args.no_hooks, args.force)
-        return lambda: install.run_uninstall(args.local)
+        return lambda: install.run_uninstall(args.local, args.global_)
     if c == "init":
         from .commands import init
         return init.run
@@ -288,10 +309,19 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
                               args.cloud, args.force, args.dry)
     if c == "status" and args.remote is not None:
         from .commands import sync as remote_status
-        return lambda: remote_status.run_status_remote(args.remote or None, args.json)
+        from .sync import Scope
+
+        scope = Scope(args.all_branches, args.all_tags, args.all_commits)
+        return lambda: remote_status.run_status_remote(args.remote or None, scope, args.json,
+                                                       args.everything)
     if c == "status":
         from .commands import status
         return lambda: status.run(args.json, args.everything)
+    if c == "ls-files":
+        from .commands import ls_files
+        return lambda: ls_files.run(args.paths, args.rev, args.every, args.remote or None,
+                                    args.remote is not None, args.long, args.size,
+                                    args.name_only, args.json)
     if c == "verify":
         from .commands import verify
         return lambda: verify.run(args.jobs)

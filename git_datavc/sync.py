@@ -149,19 +149,95 @@ def fetch(repo: git.Repo, name: str | None, scope: Scope, jobs: int = 0) -> tran
         remote.close()
 
 
-def missing_report(repo: git.Repo, name: str | None) -> dict[str, list[str]]:
-    """`status --remote`: paths whose objects are missing in the cache or on the remote."""
-    _, cache, remote = open_named(repo, name)
+@dataclass
+class RemoteStatus:
+    """`status --remote`: what the scope needs, and which of it the cache or the remote
+    lacks (one path per object, sorted)."""
+    remote: str
+    objects: int = 0
+    cache_lacks: int = 0        # objects (several may share a path across commits)
+    remote_lacks: int = 0
+    not_in_cache: list[str] = field(default_factory=list)
+    not_on_remote: list[str] = field(default_factory=list)
+    unlisted: list[str] = field(default_factory=list)   # directories whose manifest is nowhere
+    as_content: list[str] = field(default_factory=list)  # filter-tracked, yet stored by git whole
+
+    def as_dict(self) -> dict[str, object]:
+        return {"remote": self.remote, "objects": self.objects,
+                "objects_not_in_cache": self.cache_lacks,
+                "objects_not_on_remote": self.remote_lacks,
+                "not_in_cache": self.not_in_cache, "not_on_remote": self.not_on_remote,
+                "unlisted_directories": self.unlisted, "stored_as_content": self.as_content}
+
+
+def remote_status(repo: git.Repo, name: str | None, scope: Scope) -> RemoteStatus:
+    """Every object of the scope: filter-mode pointers of the index (and, with a wider
+    scope, of the commits in it), metafile outs with their manifests' files, lock outs.
+    The remote is asked about every one of them, never trusting a manifest for its files."""
+    settings, cache, remote = open_named(repo, name)
     try:
-        wanted = needs.for_workspace(repo)
-        needs.expand(cache, wanted)
-        lacking = remote.missing([o for o in wanted.oids])
+        wanted = needed(repo, scope)
+        unlisted = _expand_from_remote(remote, wanted, needs.expand(cache, wanted))
+        oids = list(wanted.oids)
+        lacking = remote.missing(oids) if oids else set()
     finally:
         remote.close()
-    return {
-        "not_in_cache": sorted({p for o, p in wanted.oids.items() if not cache.has(o)}),
-        "not_on_remote": sorted({p for o, p in wanted.oids.items() if o in lacking}),
-    }
+    absent = set(oids) - cache.present(oids)
+    return RemoteStatus(
+        remote=remote.name, objects=len(oids), cache_lacks=len(absent),
+        remote_lacks=len(lacking),
+        not_in_cache=sorted({wanted.oids[o] for o in absent}),
+        not_on_remote=sorted({wanted.oids[o] for o in lacking}),
+        unlisted=sorted(wanted.oids[o] for o in unlisted), as_content=stored_as_content(repo))
+
+
+def stored_as_content(repo: git.Repo) -> list[str]:
+    """Index entries that .gitattributes sends to the filter but that git holds as plain
+    content: added where the drivers were not installed, so no object was ever made and
+    nothing is missing anywhere, yet the data is not where the user thinks."""
+    from . import pointer
+
+    entries = [(sha, path) for mode, sha, path in git.index_entries(repo, [TRACKED])
+               if mode in ("100644", "100755")]
+    info = git.blob_info(repo, sorted({sha for sha, _ in entries}))
+    small = git.read_blobs(repo, sorted({sha for sha, _ in entries
+                                         if (info.get(sha) or 0) <= pointer.MAX_SIZE}))
+    found = []
+    for sha, path in entries:
+        size = info.get(sha)
+        if size and (size > pointer.MAX_SIZE or pointer.parse(small.get(sha, b"")) is None):
+            found.append(path)      # (an empty file stays empty: no pointer, nothing lost)
+    return sorted(found)
+
+
+TRACKED = ":(attr:filter=datavc)"
+
+
+MANIFEST_LIMIT = 256 << 20
+
+
+def _expand_from_remote(remote: Remote, wanted: needs.Needed, manifests: list[str]) -> list[str]:
+    """List the files of manifests the cache lacks from the remote's copies (checked against
+    their id, never written to the cache: status changes nothing); returns those the remote
+    lacks or cannot vouch for."""
+    from . import hashing, metafile
+    from .errors import ObjectMissing
+
+    if not manifests:
+        return []
+    unlisted = sorted(remote.missing(manifests))
+    for oid in sorted(set(manifests) - set(unlisted)):
+        try:
+            data = remote.read_small(oid, MANIFEST_LIMIT)
+        except ObjectMissing:
+            data = None
+        if data is None or hashing.hash_bytes(data) + ".dir" != oid:
+            unlisted.append(oid)
+            continue
+        base = wanted.oids[oid]
+        for entry in metafile.decode_manifest(data, f"manifest {oid[:12]} on {remote.name}"):
+            wanted.add(entry.oid, f"{base}/{entry.relpath}")
+    return unlisted
 
 
 ZERO = "0" * 40

@@ -34,10 +34,28 @@ def run(local: bool = False, no_hooks: bool = False, force: bool = False) -> int
     return 0
 
 
-def run_uninstall(local: bool = False) -> int:
+def run_uninstall(local: bool = False, global_: bool = False) -> int:
+    """Undo `install` and `init` scope by scope: inside a repository both scopes by default
+    (init registers the drivers in the local config, install in the global one), outside
+    one the global config. The hooks go with the local scope: `--global` alone leaves the
+    repositories that `init` set up working."""
     repo = _repo_or_none()
-    install.uninstall_drivers(_scope(local))
-    if repo is not None:
-        install.uninstall_hooks(repo)
-    output.info("git-datavc: drivers" + (" and hooks" if repo else "") + " removed")
+    if local and repo is None:
+        raise GitError("uninstall --local must run inside a git repository")
+    if not (local or global_):
+        local, global_ = repo is not None, True
+    done = []
+    for flag, wanted in (("--global", global_), ("--local", local)):
+        if wanted and install.uninstall_drivers([flag], cwd=repo.root if repo else None):
+            done.append(f"removed the filter, diff and merge drivers ({flag[2:]} git config)")
+    if local and repo is not None:
+        done += install.uninstall_hooks(repo)
+    for line in done:
+        output.info(f"git-datavc: {line}")
+    if not done:
+        output.info("git-datavc: nothing to uninstall" +
+                    (" in the global git config" if not local else ""))
+    elif repo is not None and local:
+        output.info("git-datavc: kept the cache, .datavc/ and .gitattributes "
+                    "(your data and the project's settings)")
     return 0

@@ -46,13 +46,26 @@ def run_pull(remote: str | None, scope: sync.Scope, jobs: int, force: bool) -> i
     return code
 
 
-def run_status_remote(remote: str | None, as_json: bool) -> int:
-    report = sync.missing_report(git.find_repo(), remote)
+def run_status_remote(remote: str | None, scope: sync.Scope, as_json: bool,
+                      everything: bool = False) -> int:
+    report = sync.remote_status(git.find_repo(), remote, scope)
     if as_json:
-        print(json.dumps(report, indent=2, ensure_ascii=False))
-    elif not any(report.values()):
-        print("datavc: the cache and the remote have everything the workspace needs")
+        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        return 0
+    what = "the workspace" if scope.workspace_only else "the scope"
+    if not (report.not_in_cache or report.not_on_remote or report.unlisted):
+        print(f"datavc: the cache and remote {report.remote} have all {report.objects} "
+              f"objects {what} needs")
     else:
-        output.print_paths("missing from the local cache", report["not_in_cache"])
-        output.print_paths("missing from the remote (git datavc push)", report["not_on_remote"])
+        print(f"datavc: {what} needs {report.objects} objects; {report.cache_lacks} missing "
+              f"from the cache, {report.remote_lacks} from remote {report.remote}")
+    output.print_paths("missing from the local cache (git datavc fetch)", report.not_in_cache,
+                       everything=everything)
+    output.print_paths(f"missing from remote {report.remote} (git datavc push)",
+                       report.not_on_remote, everything=everything)
+    output.print_paths("directories whose manifest is in neither the cache nor the remote "
+                       "(their files are not counted)", report.unlisted, everything=everything)
+    output.print_paths("filter-tracked but stored in git as content (added without the "
+                       "filter: `git datavc install`, then `git add --renormalize PATH`)",
+                       report.as_content, everything=everything)
     return 0

@@ -177,7 +177,8 @@ def clone(source: Path, store: Store, name: str = "clone") -> tuple[Path, str]:
 
 
 def status_remote(repo: Path) -> dict[str, list[str]]:
-    return json.loads(datavc(repo, "status", "--remote", "--json").stdout)
+    report = json.loads(datavc(repo, "status", "--remote", "--json").stdout)
+    return {key: report[key] for key in ("not_in_cache", "not_on_remote")}
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> str:
