@@ -29,6 +29,7 @@ def run(targets: Sequence[str], force: bool = False, dry: bool = False,
         # -s runs the targets alone, without the graph: a cycle or two stages sharing an
         # out elsewhere in the file do not stop it (as in DVC)
         pipe = pipelines.load(ws.repo.root, strict=not single_item)
+        _warn_nested(ws)
         result = reproduce(ws, pipe, select(pipe, targets, single_item, downstream, pipeline),
                            force, dry, jobs, pull=pull, allow_missing=allow_missing,
                            interactive=interactive)
@@ -47,3 +48,15 @@ def run(targets: Sequence[str], force: bool = False, dry: bool = False,
     print("datavc: stages: " + ", ".join(parts))
     output.info(f"To track the changes with git, run: git add {pipelines.LOCK} .gitignore")
     return 0
+
+
+def _warn_nested(ws: Workspace) -> None:
+    """DVC reads a dvc.yaml in any folder; git-datavc reads the root's only: say so
+    rather than leave those stages silently out."""
+    out = ws.repo.git("ls-files", "-z", "-co", "--exclude-standard", "--",
+                      ":(glob)*/**/dvc.yaml", ":(glob)*/**/datavc.yaml", check=False)
+    nested = [p for p in out.decode(errors="replace").split("\0") if p]
+    if nested:
+        more = f" and {len(nested) - 1} more" if len(nested) > 1 else ""
+        output.warn(f"{nested[0]}{more}: pipeline files below the repository root are not "
+                    "read (one pipeline file, at the root): their stages do not run")

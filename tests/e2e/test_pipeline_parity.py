@@ -553,3 +553,18 @@ def test_out_options_read_but_not_obeyed_are_said_not_skipped(repo: Path) -> Non
     result = datavc(repo, "repro")
     assert "warning: stage 'a': out 'a.txt': `push` is not obeyed yet" in result.stderr
     assert ran(result.stderr) == ["a"]
+
+
+def test_pipeline_files_below_the_root_are_named_not_silently_left_out(repo: Path) -> None:
+    stage = """
+        stages:
+          a:
+            cmd: echo a > a.txt
+            outs: [a.txt]
+    """
+    write(repo, "dvc.yaml", stage)
+    write(repo, "models/dvc.yaml", stage)
+    result = datavc(repo, "repro")
+    assert "warning: models/dvc.yaml: pipeline files below the repository root are not " \
+        "read" in result.stderr
+    assert ran(result.stderr) == ["a"] and not (repo / "models/a.txt").exists()
