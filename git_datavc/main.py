@@ -142,6 +142,13 @@ def _parser() -> argparse.ArgumentParser:
         if name == "pull":
             p.add_argument("-f", "--force", action="store_true",
                            help="overwrite workspace files whose bytes are not cached")
+        if name in ("fetch", "pull"):
+            p.add_argument("-I", "--include", action="append", default=[], metavar="PATTERNS",
+                           help="only the data of paths matching these .gitattributes-style "
+                                "patterns (comma-separated or repeated; replaces fetch.include)")
+            p.add_argument("-X", "--exclude", action="append", default=[], metavar="PATTERNS",
+                           help="none of the data of paths matching these (replaces "
+                                "fetch.exclude)")
     p = add("gc", "delete cache objects nothing kept needs (default: any ref, reflog, "
                   "stash, index or worktree)")
     p.add_argument("-w", "--workspace", action="store_true", help="keep only the worktrees "
@@ -306,9 +313,13 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
         scope = Scope(args.all_branches, args.all_tags, args.all_commits, args.targets)
         if c == "push":
             return lambda: sync_cmd.run_push(args.remote, scope, args.jobs, args.check_all)
+        from .pathmatch import split_patterns
+
+        include, exclude = split_patterns(args.include), split_patterns(args.exclude)
         if c == "fetch":
-            return lambda: sync_cmd.run_fetch(args.remote, scope, args.jobs)
-        return lambda: sync_cmd.run_pull(args.remote, scope, args.jobs, args.force)
+            return lambda: sync_cmd.run_fetch(args.remote, scope, args.jobs, include, exclude)
+        return lambda: sync_cmd.run_pull(args.remote, scope, args.jobs, args.force,
+                                         include, exclude)
     if c == "gc":
         from .commands import gc
         from .gc import Keep
