@@ -30,6 +30,7 @@ from typing import IO, Any, Callable, Sequence
 from . import config, experiments, git, output, params
 from .errors import DatavcError
 from .experiments import Experiment, Spec
+from .safepath import check_relpath
 
 
 # --- -S file:key=value ----------------------------------------------------------------
@@ -50,6 +51,7 @@ def parse_set(text: str) -> ParamSet:
     file = file if colon else params.DEFAULT
     if not key:
         raise DatavcError(f"-S {text!r}: no key")
+    check_relpath(file, f"-S {text}")
     import yaml
 
     try:  # as DVC: the value is YAML (0.1 a float, [8, 16] a list, on a bool)
@@ -65,9 +67,6 @@ def apply_sets(root: Path, sets: Sequence[ParamSet], set_new: bool) -> None:
     for item in sets:
         by_file.setdefault(item.file, []).append(item)
     for file, items in by_file.items():
-        from .safepath import check_relpath
-
-        check_relpath(file)
         path = root / file
         if path.suffix.lower() not in (".yaml", ".yml", ".json"):
             raise DatavcError(f"-S {items[0].text}: only YAML and JSON params files can be "
@@ -122,7 +121,8 @@ def _write(path: Path, data: dict[str, Any]) -> None:
 
 # --- the spec -------------------------------------------------------------------------
 
-def prepare(repo: git.Repo, sets: Sequence[str], name: str | None, set_new: bool) -> Spec:
+def prepare(repo: git.Repo, sets: Sequence[str], name: str | None, set_new: bool,
+            targets: Sequence[str] = ()) -> Spec:
     """Check the -S changes against the workspace's params and take its snapshot."""
     baseline = experiments.head(repo)
     parsed = [parse_set(s) for s in sets]
@@ -136,7 +136,8 @@ def prepare(repo: git.Repo, sets: Sequence[str], name: str | None, set_new: bool
         name = _new_name(repo)
     snapshot = _snapshot(repo, baseline)
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    return Spec(name, baseline, snapshot, [p.text for p in parsed], set_new, created)
+    return Spec(name, baseline, snapshot, [p.text for p in parsed], set_new, created,
+                list(targets))
 
 
 def _check_sets(root: Path, parsed: list[ParamSet], set_new: bool) -> None:
@@ -206,8 +207,10 @@ def start(repo: git.Repo, spec: Spec, stream: IO[str] | None) -> Job:
     log.parent.mkdir(parents=True, exist_ok=True)
     worktree.parent.mkdir(parents=True, exist_ok=True)
     job = Job(spec, worktree, log, time.monotonic())
-    repo.git("worktree", "add", "--detach", "-q", str(worktree), spec.snapshot,
-             env={"DATAVC_SKIP_HOOKS": "1"})
+    # no hooks: post-checkout would start a git-datavc only to be told to skip; the data
+    # is placed below, from the shared cache
+    repo.git("-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "-q",
+             str(worktree), spec.snapshot, env={"DATAVC_SKIP_HOOKS": "1"})
     cache_root = config.cache_root(repo, config.load(repo.root))
     try:
         local = repo.root / ".datavc" / "config.local"
@@ -221,7 +224,7 @@ def start(repo: git.Repo, spec: Spec, stream: IO[str] | None) -> Job:
         return job
     env = {"DATAVC_CACHE_DIR": str(cache_root), "DVC_EXP_NAME": spec.name,
            "DVC_EXP_BASELINE_REV": spec.baseline}
-    job.proc = git.start_datavc(["repro"], worktree, env)
+    job.proc = git.start_datavc(["repro", *spec.targets], worktree, env)
     job.copier = threading.Thread(target=_copy, args=(job, stream), daemon=True)
     job.copier.start()
     return job
@@ -304,10 +307,22 @@ def remove_worktree(repo: git.Repo, path: Path) -> None:
     repo.git("worktree", "prune", check=False)
 
 
+def abandon(repo: git.Repo, job: Job) -> None:
+    """Interrupted: stop the pipeline, remove its worktree; a queued spec stays queued."""
+    if job.proc is not None and job.proc.poll() is None:
+        job.proc.terminate()
+        job.proc.wait()
+    remove_worktree(repo, job.worktree)
+
+
 def run_one(repo: git.Repo, spec: Spec, stream: IO[str] | None) -> Experiment:
     job = start(repo, spec, stream)
-    while poll(job) is None:
-        time.sleep(0.05)
+    try:
+        while poll(job) is None:
+            time.sleep(0.05)
+    except BaseException:
+        abandon(repo, job)
+        raise
     return finish(repo, job)
 
 
@@ -322,6 +337,17 @@ def run_queue(repo: git.Repo, jobs: int, progress: Progress) -> list[Experiment]
         progress(spec.name, "queued", 0.0)
     running: list[Job] = []
     done: list[Experiment] = []
+    try:
+        _drive(repo, jobs, waiting, running, done, progress)
+    except BaseException:
+        for job in running:
+            abandon(repo, job)
+        raise
+    return done
+
+
+def _drive(repo: git.Repo, jobs: int, waiting: list[Spec], running: list[Job],
+           done: list[Experiment], progress: Progress) -> None:
     last_tick = 0.0
     while waiting or running:
         while waiting and len(running) < jobs:
@@ -340,4 +366,3 @@ def run_queue(repo: git.Repo, jobs: int, progress: Progress) -> list[Experiment]
             for job in running:
                 progress(job.spec.name, "running", now - job.started)
         time.sleep(0.05)
-    return done

@@ -50,6 +50,7 @@ class Spec:
     sets: list[str]
     set_new: bool = False
     created: str = ""
+    targets: list[str] = field(default_factory=list)   # stages for repro (none: all)
 
 
 def exps_dir(repo: git.Repo) -> Path:

@@ -237,6 +237,7 @@ def _add_exp(p: argparse.ArgumentParser) -> None:
     esub.required = True
     q = esub.add_parser("run", help="run the pipeline in a copy of the workspace, record it "
                                     "as refs/exps/...; the workspace stays as it is")
+    q.add_argument("targets", nargs="*", metavar="STAGE", help="what repro runs (default all)")
     q.add_argument("-S", "--set-param", dest="sets", action="append", default=[],
                    metavar="[FILE:]KEY=VALUE", help="change a param (FILE default params.yaml)")
     q.add_argument("--set-new", action="store_true", help="-S may add keys and files")
@@ -281,7 +282,7 @@ def _dispatch_exp(args: argparse.Namespace) -> Callable[[], int]:
     a = args.action
     if a == "run":
         return lambda: exp.run(args.sets, args.set_new, args.name, args.queue, args.run_all,
-                               args.jobs)
+                               args.jobs, args.targets)
     if a == "show":
         return lambda: exp.show(args.every, args.fmt or "text", args.sort_by, args.sort_order)
     if a == "diff":

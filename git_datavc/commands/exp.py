@@ -9,26 +9,29 @@ import json
 import sys
 from typing import Any, Sequence
 
-from .. import exp_run, exp_sync, exp_workspace, experiments, git, output
+from typing import TYPE_CHECKING
+
+from .. import exp_run, experiments, git, output
 from ..errors import UsageError
 from ..experiments import Experiment
-from ..workspace import Workspace
-from .checkout import print_report
-from .metrics import print_diff, table
+
+if TYPE_CHECKING:  # the rest is imported by the actions that need it: `exp run` starts light
+    from ..workspace import Workspace
 
 
 # --- run ------------------------------------------------------------------------------
 
 def run(sets: Sequence[str], set_new: bool, name: str | None, queue: bool, run_all: bool,
-        jobs: int) -> int:
+        jobs: int, targets: Sequence[str] = ()) -> int:
     if jobs < 1:
         raise UsageError("-j must be at least 1")
     repo = git.find_repo()
     if run_all:
-        if sets or name or queue:
-            raise UsageError("--run-all runs the queue: -S, --name and --queue do not apply")
+        if sets or name or queue or targets:
+            raise UsageError("--run-all runs the queue: -S, --name, --queue and stages do "
+                             "not apply")
         return _run_all(repo, jobs)
-    spec = exp_run.prepare(repo, sets, name, set_new)
+    spec = exp_run.prepare(repo, sets, name, set_new, targets)
     if queue:
         experiments.save_spec(repo, spec)
         print(f"Queued experiment {spec.name!r} for future execution.")
@@ -89,6 +92,8 @@ class _Progress:
 # --- show -----------------------------------------------------------------------------
 
 def show(every: bool, fmt: str, sort_by: str | None, sort_order: str) -> int:
+    from ..workspace import Workspace
+
     ws = Workspace.open()
     try:
         rows, columns = _rows(ws, every)
@@ -109,6 +114,8 @@ def show(every: bool, fmt: str, sort_by: str | None, sort_order: str) -> int:
 
 
 def _rows(ws: Workspace, every: bool) -> tuple[list[dict[str, Any]], list[tuple[str, ...]]]:
+    from .. import exp_workspace
+
     files = exp_workspace.files_of(ws)
     base = ws.repo.git("rev-parse", "-q", "--verify", "HEAD", check=False).decode().strip()
     branch = ws.repo.git("branch", "--show-current", check=False).decode().strip()
@@ -128,8 +135,10 @@ def _about(exp: Experiment) -> dict[str, Any]:
             "error": exp.error}
 
 
-def _row(ws: Workspace, files: exp_workspace.Files, rev: str | None, name: str, created: str,
+def _row(ws: Workspace, files: Any, rev: str | None, name: str, created: str,
          state: str, about: dict[str, Any]) -> dict[str, Any]:
+    from .. import exp_workspace
+
     if state == "queued":  # not run yet: only what -S will set is known
         sets = [exp_run.parse_set(s) for s in about["sets"]]
         params: exp_workspace.Values = {}
@@ -182,6 +191,8 @@ def _format(fmt: str, headers: list[str], body: list[list[Any]]) -> str:
         cells = [[_md(v) for v in row] for row in body]
         lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
         return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
+    from .metrics import table
+
     return table(headers, body)
 
 
@@ -193,6 +204,10 @@ def _md(value: Any) -> str:
 # --- diff, apply, branch, remove ------------------------------------------------------
 
 def diff(a: str | None, b: str | None, as_json: bool) -> int:
+    from .. import exp_workspace
+    from ..workspace import Workspace
+    from .metrics import print_diff
+
     ws = Workspace.open()
     try:
         if a is None:
@@ -217,6 +232,10 @@ def diff(a: str | None, b: str | None, as_json: bool) -> int:
 
 
 def apply(name: str, force: bool) -> int:
+    from .. import exp_workspace
+    from ..workspace import Workspace
+    from .checkout import print_report
+
     ws = Workspace.open()
     try:
         exp, changed, report = exp_workspace.apply(ws, name, force)
@@ -247,6 +266,8 @@ def remove(names: Sequence[str], every: bool) -> int:
 
 
 def push(git_remote: str, names: Sequence[str], data_remote: str | None, force: bool) -> int:
+    from .. import exp_sync
+
     moved = exp_sync.push(git.find_repo(), git_remote, list(names), data_remote, force)
     print(f"Pushed {len(moved.refs)} experiments to {git_remote} ({moved.objects} data "
           f"objects uploaded, {moved.present} already there)")
@@ -254,6 +275,8 @@ def push(git_remote: str, names: Sequence[str], data_remote: str | None, force: 
 
 
 def pull(git_remote: str, names: Sequence[str], data_remote: str | None, force: bool) -> int:
+    from .. import exp_sync
+
     moved = exp_sync.pull(git.find_repo(), git_remote, list(names), data_remote, force)
     print(f"Pulled {len(moved.refs)} experiments from {git_remote} ({moved.objects} data "
           f"objects fetched, {moved.present} already there)")
