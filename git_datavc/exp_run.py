@@ -283,6 +283,9 @@ def finish(repo: git.Repo, job: Job) -> Experiment:
     try:
         wt = git.find_repo(job.worktree)
         wt.git("add", "-A", "--", ":/", env={"DATAVC_SKIP_HOOKS": "1"})
+        outs = _cached_outs(wt)
+        if outs:  # a failed run never reached the .gitignore lines: keep its outs out of git
+            wt.git("rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *outs)
         tree = wt.git("write-tree").decode().strip()
         message = [f"datavc exp: {spec.name}", ""]
         message.append(f"{experiments.STATUS}: {'failed' if failed else 'success'}")
@@ -298,6 +301,16 @@ def finish(repo: git.Repo, job: Job) -> Experiment:
         experiments.drop_spec(repo, spec.name)
     return Experiment(spec.name, sha, spec.baseline, "failed" if failed else "success",
                       spec.created, spec.sets, error, ref)
+
+
+def _cached_outs(repo: git.Repo) -> list[str]:
+    from . import pipeline
+
+    try:
+        pipe = pipeline.load(repo.root, strict=False)
+    except DatavcError:
+        return []
+    return [o.path for stage in pipe.stages.values() for o in stage.outs if o.cache]
 
 
 def remove_worktree(repo: git.Repo, path: Path) -> None:

@@ -329,3 +329,14 @@ def test_push_and_pull_through_a_bare_remote_into_a_fresh_clone(project: Path,
     nothing = datavc(clone, "exp", "pull", "origin", "nosuch", check=False)
     assert nothing.returncode == 1 and "error: no experiment called 'nosuch' on origin" \
         in nothing.stderr
+
+
+def test_failed_run_keeps_cached_outs_out_of_git(project: Path) -> None:
+    # an out the snapshot does not ignore (a stage that never succeeded yet)
+    write(project, ".gitignore", "\n".join(line for line in
+                                           (project / ".gitignore").read_text().splitlines()
+                                           if "model.bin" not in line) + "\n")
+    datavc(project, "exp", "run", "-S", "train.lr=-2", "-n", "half", check=False)
+    sha = exp_refs(project)["half"]
+    tree = git(project, "ls-tree", "-r", "--name-only", sha).stdout.split()
+    assert "model.bin" not in tree and "params.yaml" in tree
