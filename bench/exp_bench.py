@@ -113,14 +113,20 @@ def one_round(tool: str, path: Path, env: dict[str, str]) -> tuple[float, float]
     return queue, run
 
 
-def bench_tool(tool: str, work: Path, env: dict[str, str], runs: int,
-               sleep: float) -> dict[str, float]:
-    path = work / f"exp-{tool}"
-    make_repo(path, tool, env, sleep)
-    rounds = [one_round(tool, path, env) for _ in range(runs)]
-    return {"queue": statistics.median(r[0] for r in rounds),
-            "run": statistics.median(r[1] for r in rounds),
-            "run_min": min(r[1] for r in rounds)}
+def bench(tools: list[str], work: Path, envs: dict[str, dict[str, str]], runs: int,
+          sleep: float) -> dict[str, dict[str, float]]:
+    """Rounds alternate between the tools, so that a change in the machine's load (it is
+    shared) weighs on both alike."""
+    for tool in tools:
+        make_repo(work / f"exp-{tool}", tool, envs[tool], sleep)
+    rounds: dict[str, list[tuple[float, float]]] = {tool: [] for tool in tools}
+    for i in range(runs):
+        for tool in tools:
+            print(f"round {i + 1}: {tool} ...", file=sys.stderr, flush=True)
+            rounds[tool].append(one_round(tool, work / f"exp-{tool}", envs[tool]))
+    return {tool: {"queue": statistics.median(r[0] for r in got),
+                   "run": statistics.median(r[1] for r in got),
+                   "run_min": min(r[1] for r in got)} for tool, got in rounds.items()}
 
 
 def table(results: dict[str, dict[str, float]], sleep: float) -> str:
@@ -170,11 +176,8 @@ def main() -> int:
     if "dvc" in tools and not Path(args.dvc).exists():
         sys.exit(f"no DVC at {args.dvc}: python3 -m venv bench/scratch/dvc-venv && "
                  "bench/scratch/dvc-venv/bin/pip install dvc==3.67.1")
-    results = {}
-    for tool in tools:
-        print(f"benchmarking {tool} ...", file=sys.stderr, flush=True)
-        tool_env = env if tool == "datavc" else {**env, "PATH": dvc_bin + os.pathsep + path}
-        results[tool] = bench_tool(tool, work, tool_env, args.runs, args.sleep)
+    envs = {"datavc": env, "dvc": {**env, "PATH": dvc_bin + os.pathsep + path}}
+    results = bench(tools, work, envs, args.runs, args.sleep)
     dvc_version = ""
     if "dvc" in tools:
         dvc_version = subprocess.run([args.dvc, "--version"], capture_output=True, text=True,
@@ -182,7 +185,7 @@ def main() -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     report = (f"# Experiments benchmark: git datavc exp run --run-all vs dvc exp run --run-all\n\n"
               f"{table(results, args.sleep)}\n\n"
-              f"Median of {args.runs} rounds; each stage sleeps {args.sleep} s, so 8 "
+              f"Median of {args.runs} rounds (alternating between the tools); each stage sleeps {args.sleep} s, so 8 "
               f"experiments 2 at a time cannot take less than {args.sleep * 4:.1f} s. "
               f"DVC {dvc_version or '-'}, Python {platform.python_version()}, "
               f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, load "

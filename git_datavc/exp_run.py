@@ -209,9 +209,9 @@ def start(repo: git.Repo, spec: Spec, stream: IO[str] | None) -> Job:
     job = Job(spec, worktree, log, time.monotonic())
     # no hooks: post-checkout would start a git-datavc only to be told to skip; the data
     # is placed below, from the shared cache
-    repo.git("-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "-q",
-             str(worktree), spec.snapshot, env={"DATAVC_SKIP_HOOKS": "1"})
     cache_root = config.cache_root(repo, config.load(repo.root))
+    repo.git("-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "-q",
+             str(worktree), spec.snapshot, env=_git_env(cache_root))
     try:
         local = repo.root / ".datavc" / "config.local"
         if local.is_file():
@@ -222,12 +222,21 @@ def start(repo: git.Repo, spec: Spec, stream: IO[str] | None) -> Job:
         job.setup_error = e.message
         log.write_text(f"error: {e.message}\n")
         return job
+    except BaseException:
+        remove_worktree(repo, worktree)
+        raise
     env = {"DATAVC_CACHE_DIR": str(cache_root), "DVC_EXP_NAME": spec.name,
            "DVC_EXP_BASELINE_REV": spec.baseline}
     job.proc = git.start_datavc(["repro", *spec.targets], worktree, env)
     job.copier = threading.Thread(target=_copy, args=(job, stream), daemon=True)
     job.copier.start()
     return job
+
+
+def _git_env(cache_root: Path) -> dict[str, str]:
+    """For git in an experiment's worktree: its filters use the user's cache (a relative
+    cache.dir would otherwise be read from the worktree), no hooks."""
+    return {"DATAVC_SKIP_HOOKS": "1", "DATAVC_CACHE_DIR": str(cache_root)}
 
 
 def _place_data(repo: git.Repo, cache_root: Path) -> None:
@@ -282,7 +291,8 @@ def finish(repo: git.Repo, job: Job) -> Experiment:
                                 f"repro exited with {code}" if failed else "")
     try:
         wt = git.find_repo(job.worktree)
-        wt.git("add", "-A", "--", ":/", env={"DATAVC_SKIP_HOOKS": "1"})
+        cache_root = config.cache_root(repo, config.load(repo.root))
+        wt.git("add", "-A", "--", ":/", env=_git_env(cache_root))
         outs = _cached_outs(wt)
         if outs:  # a failed run never reached the .gitignore lines: keep its outs out of git
             wt.git("rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *outs)
@@ -298,7 +308,7 @@ def finish(repo: git.Repo, job: Job) -> Experiment:
         repo.git("update-ref", ref, sha, "")  # "": only if no such ref yet
     finally:
         remove_worktree(repo, job.worktree)
-        experiments.drop_spec(repo, spec.name)
+    experiments.drop_spec(repo, spec.name)  # (kept queued if it could not be recorded)
     return Experiment(spec.name, sha, spec.baseline, "failed" if failed else "success",
                       spec.created, spec.sets, error, ref)
 

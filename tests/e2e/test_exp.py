@@ -285,17 +285,30 @@ def test_dvclive_metrics_are_read(project: Path) -> None:
 
 
 def test_gc_keeps_experiment_outs_unless_no_exps(project: Path) -> None:
-    datavc(project, "exp", "run", "-S", "train.lr=0.7", "-n", "keep")
-    sha = exp_refs(project)["keep"]
-    lock = yaml.safe_load(git(project, "show", f"{sha}:datavc.lock").stdout)
     from tests.helpers import cache_object
-    obj = cache_object(project, model_out(lock))
+
+    def model_object(name: str) -> Path:
+        lock = yaml.safe_load(git(project, "show", f"{exp_refs(project)[name]}:datavc.lock")
+                              .stdout)
+        return cache_object(project, model_out(lock))
+
+    datavc(project, "exp", "run", "-S", "train.lr=0.7", "-n", "keep")
+    obj = model_object("keep")
     datavc(project, "gc", "-w", "-f")
     assert obj.exists()
     datavc(project, "gc", "-f")
     assert obj.exists()
+    datavc(project, "gc", "--no-exps", "-f")
+    assert not obj.exists()
+    datavc(project, "exp", "run", "-S", "train.lr=0.8", "-n", "narrowed")
+    obj = model_object("narrowed")
+    datavc(project, "gc", "-a", "-f")
+    assert obj.exists()
     datavc(project, "gc", "-w", "--no-exps", "-f")
     assert not obj.exists()
+    assert (project / "model.bin").read_text().startswith("model lr=0.1 ")  # HEAD's stays
+    bad = datavc(project, "gc", "--no-exps", "--all-experiments", check=False)
+    assert bad.returncode == 2 and "cannot be used together" in bad.stderr
 
 
 def test_push_and_pull_through_a_bare_remote_into_a_fresh_clone(project: Path,
@@ -340,3 +353,21 @@ def test_failed_run_keeps_cached_outs_out_of_git(project: Path) -> None:
     sha = exp_refs(project)["half"]
     tree = git(project, "ls-tree", "-r", "--name-only", sha).stdout.split()
     assert "model.bin" not in tree and "params.yaml" in tree
+
+
+def test_filter_tracked_deps_reach_the_experiment(repo: Path) -> None:
+    write(repo, "weights.bin", "filter-tracked weights\n")   # *.bin: filter mode
+    write(repo, "params.yaml", "n: 1\n")
+    write(repo, "datavc.yaml", "stages:\n  copy:\n    cmd: python -c \"import yaml; "
+          "n = yaml.safe_load(open('params.yaml'))['n']; "
+          "open('copy.txt', 'w').write(open('weights.bin').read() * n)\"\n"
+          "    deps: [weights.bin]\n    params: [n]\n    outs:\n    - copy.txt:\n"
+          "        cache: false\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "filter-mode dep")
+    stored = git(repo, "cat-file", "-p", "HEAD:weights.bin").stdout
+    assert stored.startswith("version: datavc/1")
+    datavc(repo, "exp", "run", "-S", "n=2", "-n", "twice")
+    sha = exp_refs(repo)["twice"]
+    assert git(repo, "show", f"{sha}:copy.txt").stdout == "filter-tracked weights\n" * 2
+    assert not (repo / "copy.txt").exists()
