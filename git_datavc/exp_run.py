@@ -253,12 +253,28 @@ def _place_data(repo: git.Repo, cache_root: Path) -> None:
     try:
         report = checkout(ws, targets_to_metafiles(ws, []))
         more = checkout_outs(ws, lock_outs(ws))
+        _cache_git_outs(ws)
     finally:
         ws.close()
     missing = report.missing + more.missing
     if missing:  # a stage that needs it says so; an out it remakes needs nothing
         output.warn(f"experiment: {missing[0]}" + (f" and {len(missing) - 1} more"
                     if len(missing) > 1 else "") + " not in the cache")
+
+
+def _cache_git_outs(ws: Any) -> None:
+    """Outs with `cache: false` came from the snapshot commit: git has their bytes. repro
+    clears an out before its stage runs only when the cache has its bytes (gc may have
+    dropped them), so put them there: the stage may then remake them."""
+    from . import lockfile
+    from .add import snapshot
+
+    lock = ws.repo.root / "datavc.lock"
+    for stage in lockfile.read(lock).values() if lock.is_file() else []:
+        for path in sorted(stage.uncached):
+            full = ws.repo.root / check_relpath(path, "datavc.lock")
+            if full.is_file() or full.is_dir():
+                snapshot(ws, full, link=False)
 
 
 def _copy(job: Job, stream: IO[str] | None) -> None:
