@@ -371,3 +371,18 @@ def test_filter_tracked_deps_reach_the_experiment(repo: Path) -> None:
     sha = exp_refs(repo)["twice"]
     assert git(repo, "show", f"{sha}:copy.txt").stdout == "filter-tracked weights\n" * 2
     assert not (repo / "copy.txt").exists()
+
+
+def test_run_all_records_a_failure_beside_the_successes(project: Path) -> None:
+    datavc(project, "exp", "run", "--queue", "-S", "train.lr=-1", "-n", "bad")
+    datavc(project, "exp", "run", "--queue", "-S", "train.lr=0.3", "-n", "good")
+    before = files_of(project)
+    result = datavc(project, "exp", "run", "--run-all", "-j", "2", check=False)
+    assert result.returncode == 1
+    assert "1 experiments succeeded, 1 failed" in result.stdout
+    assert "warning: bad: stage 'train' failed" in result.stderr
+    log = project / ".git" / "datavc" / "exps" / "logs" / "bad.log"
+    assert "bad learning rate" in log.read_text()
+    assert files_of(project) == before
+    states = {r["name"]: r["state"] for r in show_json(project)}
+    assert states["bad"] == "failed" and states["good"] == "success"
