@@ -5,8 +5,8 @@
    Untracked files are not in it (as in DVC; a warning names how many).
 2. `git worktree add --detach` checks the snapshot out under
    `<git-common-dir>/datavc/exps/run/`; its data comes from the shared cache (metafiles,
-   lock outs; filter-tracked files through the smudge filter); the -S changes are written
-   to its params files.
+   lock outs; filter-tracked files through the smudge filter); the -S changes
+   (exp_params.py) are written to its params files.
 3. `git datavc repro` runs there in a child process (its output streamed, or logged to
    `exps/logs/NAME.log`); outs go to the shared cache, as any repro's.
 4. `git add -A` there, and a commit whose parent is the baseline becomes the experiment's
@@ -17,7 +17,6 @@ Several queued experiments run this way side by side (`run_queue`).
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -27,96 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Sequence
 
-from . import config, experiments, git, output, params
+from . import config, experiments, git, output
+from .exp_params import apply_sets, check_sets, parse_set
 from .errors import DatavcError
 from .experiments import Experiment, Spec
 from .safepath import check_relpath
-
-
-# --- -S file:key=value ----------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ParamSet:
-    file: str
-    key: str
-    value: Any
-    text: str        # as given, normalised to FILE:KEY=VALUE
-
-
-def parse_set(text: str) -> ParamSet:
-    target, sep, raw = text.partition("=")
-    if not sep or not target:
-        raise DatavcError(f"-S {text!r}: expected [FILE:]KEY=VALUE")
-    file, colon, key = target.rpartition(":")
-    file = file if colon else params.DEFAULT
-    if not key:
-        raise DatavcError(f"-S {text!r}: no key")
-    check_relpath(file, f"-S {text}")
-    import yaml
-
-    try:  # as DVC: the value is YAML (0.1 a float, [8, 16] a list, on a bool)
-        value = yaml.safe_load(raw) if raw else ""
-    except yaml.YAMLError:
-        value = raw
-    return ParamSet(file, key, value, f"{file}:{key}={raw}")
-
-
-def apply_sets(root: Path, sets: Sequence[ParamSet], set_new: bool) -> None:
-    """Write the -S values into the params files below `root`."""
-    by_file: dict[str, list[ParamSet]] = {}
-    for item in sets:
-        by_file.setdefault(item.file, []).append(item)
-    for file, items in by_file.items():
-        path = root / file
-        if path.suffix.lower() not in (".yaml", ".yml", ".json"):
-            raise DatavcError(f"-S {items[0].text}: only YAML and JSON params files can be "
-                              f"changed, not {file}")
-        if not path.exists() and not set_new:
-            raise DatavcError(f"-S {items[0].text}: params file {file} does not exist",
-                              "--set-new creates it")
-        data = params.load(path, file) if path.exists() else {}
-        for item in items:
-            _assign(data, item, set_new)
-        _write(path, data)
-
-
-def _assign(data: dict[str, Any], item: ParamSet, set_new: bool) -> None:
-    if params.lookup(data, item.key) is params.MISSING and not set_new:
-        raise DatavcError(f"-S {item.text}: {item.key!r} is not in {item.file}",
-                          "--set-new adds keys that are not there yet")
-    if item.key in data:  # a key that itself holds dots
-        data[item.key] = item.value
-        return
-    parts = item.key.split(".")
-    current: Any = data
-    for part in parts[:-1]:
-        if isinstance(current, list) and part.isdigit() and int(part) < len(current):
-            current = current[int(part)]
-            continue
-        if not isinstance(current, dict):
-            raise DatavcError(f"-S {item.text}: {part!r} in {item.file} is not a mapping")
-        current = current.setdefault(part, {})
-    last = parts[-1]
-    if isinstance(current, list) and last.isdigit() and int(last) < len(current):
-        current[int(last)] = item.value
-    elif isinstance(current, dict):
-        current[last] = item.value
-    else:
-        raise DatavcError(f"-S {item.text}: the parent of {last!r} in {item.file} is not a "
-                          "mapping")
-
-
-def _write(path: Path, data: dict[str, Any]) -> None:
-    if path.suffix.lower() == ".json":
-        text = json.dumps(data, indent=2) + "\n"
-    else:
-        import yaml
-
-        text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.datavc-tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 # --- the spec -------------------------------------------------------------------------
@@ -126,7 +40,7 @@ def prepare(repo: git.Repo, sets: Sequence[str], name: str | None, set_new: bool
     """Check the -S changes against the workspace's params and take its snapshot."""
     baseline = experiments.head(repo)
     parsed = [parse_set(s) for s in sets]
-    _check_sets(repo.root, parsed, set_new)
+    check_sets(repo.root, parsed, set_new)
     if name:
         experiments.check_name(name)
         if experiments.name_taken(repo, name):
@@ -138,21 +52,6 @@ def prepare(repo: git.Repo, sets: Sequence[str], name: str | None, set_new: bool
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     return Spec(name, baseline, snapshot, [p.text for p in parsed], set_new, created,
                 list(targets))
-
-
-def _check_sets(root: Path, parsed: list[ParamSet], set_new: bool) -> None:
-    """Fail before anything runs: apply the changes to copies read from the workspace."""
-    for item in parsed:
-        path = root / item.file
-        if not path.exists():
-            if not set_new:
-                raise DatavcError(f"-S {item.text}: params file {item.file} does not exist",
-                                  "--set-new creates it")
-            continue
-        if params.lookup(params.load(path, item.file), item.key) is params.MISSING \
-                and not set_new:
-            raise DatavcError(f"-S {item.text}: {item.key!r} is not in {item.file}",
-                              "--set-new adds keys that are not there yet")
 
 
 def _new_name(repo: git.Repo) -> str:

@@ -140,7 +140,9 @@ def _row(ws: Workspace, files: Any, rev: str | None, name: str, created: str,
     from .. import exp_workspace
 
     if state == "queued":  # not run yet: only what -S will set is known
-        sets = [exp_run.parse_set(s) for s in about["sets"]]
+        from ..exp_params import parse_set
+
+        sets = [parse_set(s) for s in about["sets"]]
         params: exp_workspace.Values = {}
         for s in sets:
             params.setdefault(s.file, {})[s.key] = s.value

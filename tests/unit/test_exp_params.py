@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from git_datavc.errors import DatavcError, UnsafePath
-from git_datavc.exp_run import apply_sets, parse_set
+from git_datavc.exp_params import apply_sets, parse_set
 
 
 def test_parse_set_defaults_to_params_yaml_and_reads_yaml_values() -> None:
