@@ -247,9 +247,8 @@ def remove_worktree(repo: git.Repo, path: Path) -> None:
 
 def abandon(repo: git.Repo, job: Job) -> None:
     """Interrupted: stop the pipeline, remove its worktree; a queued spec stays queued."""
-    if job.proc is not None and job.proc.poll() is None:
-        job.proc.terminate()
-        job.proc.wait()
+    if job.proc is not None:
+        git.stop(job.proc)
     remove_worktree(repo, job.worktree)
 
 

@@ -282,8 +282,27 @@ def start_datavc(args: Sequence[str], cwd: str | os.PathLike[str],
     merged into one pipe: how an experiment runs its pipeline in its own worktree, so that
     several can run side by side and each one's output goes to its own log."""
     try:
+        # a session of its own: `stop` ends it with the stage commands it started
         return subprocess.Popen([sys.executable, "-m", "git_datavc.main", *args], cwd=cwd,
                                 env={**os.environ, **env}, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     except OSError as e:
         raise DatavcError(f"cannot start git-datavc: {e.strerror}") from None
+
+
+def stop(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """End a process from `start_datavc` and everything it started: SIGTERM to its
+    process group, SIGKILL after `grace` seconds."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue

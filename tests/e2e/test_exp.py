@@ -386,3 +386,36 @@ def test_run_all_records_a_failure_beside_the_successes(project: Path) -> None:
     assert files_of(project) == before
     states = {r["name"]: r["state"] for r in show_json(project)}
     assert states["bad"] == "failed" and states["good"] == "success"
+
+
+def test_interrupted_run_removes_its_worktree(project: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    before = files_of(project)
+    proc = subprocess.Popen(["git-datavc", "exp", "run", "--set-new", "-S", "train.sleep=60",
+                             "-n", "slow"], cwd=project, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    runs = project / ".git" / "datavc" / "exps" / "run"
+    log = project / ".git" / "datavc" / "exps" / "logs" / "slow.log"
+    deadline = time.monotonic() + 60
+    while not (log.exists() and "> python train.py" in log.read_text()):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.1)
+    time.sleep(1.0)  # the stage's python is sleeping
+    os.kill(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    assert not any(runs.iterdir())
+    left = []  # no process (the stage's python) is left running in the removed worktree
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and str(runs) in os.readlink(f"/proc/{pid}/cwd"):
+                left.append(pid)
+        except OSError:
+            pass
+    assert not left
+    assert git(project, "worktree", "list").stdout.count("\n") == 1
+    assert files_of(project) == before
+    assert exp_refs(project) == {}
