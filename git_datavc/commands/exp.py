@@ -77,8 +77,10 @@ class _Progress:
             from tqdm import tqdm
 
             if name not in self.bars:
+                columns, rows = _tty_size()
                 self.bars[name] = tqdm(total=0, bar_format="{desc}", position=len(self.bars),
-                                       file=sys.stderr, leave=True)
+                                       file=sys.stderr, leave=True, ncols=columns,
+                                       nrows=rows)
             self.bars[name].set_description_str(text)
         elif self.states.get(name) != state:
             print(text.rstrip(), file=sys.stderr, flush=True)
@@ -87,6 +89,18 @@ class _Progress:
     def close(self) -> None:
         for bar in self.bars.values():
             bar.close()
+
+
+def _tty_size() -> tuple[int, int]:
+    """The terminal's (columns, rows); 80 x 24 where it reports none (a pty nobody sized),
+    on which tqdm would draw empty lines."""
+    import os
+
+    try:
+        size = os.get_terminal_size(sys.stderr.fileno())
+    except OSError:
+        return 80, 24
+    return (size.columns if size.columns > 0 else 80), (size.lines if size.lines > 0 else 24)
 
 
 # --- show -----------------------------------------------------------------------------

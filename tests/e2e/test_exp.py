@@ -419,3 +419,40 @@ def test_interrupted_run_removes_its_worktree(project: Path) -> None:
     assert git(project, "worktree", "list").stdout.count("\n") == 1
     assert files_of(project) == before
     assert exp_refs(project) == {}
+
+
+@pytest.mark.parametrize("sized", [True, False], ids=["sized-tty", "unsized-tty"])
+def test_run_all_on_a_terminal_draws_one_tqdm_line_per_experiment(project: Path,
+                                                                  sized: bool) -> None:
+    import os
+    import pty
+    import subprocess
+
+    for name, lr in (("t1", "0.2"), ("t2", "0.3")):
+        datavc(project, "exp", "run", "--queue", "-S", f"train.lr={lr}", "-n", name)
+    leader, follower = pty.openpty()
+    import fcntl
+    import struct
+    import termios
+    if sized:  # else 0 x 0, as a pty nobody sized: tqdm would draw empty lines
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    proc = subprocess.Popen(["git-datavc", "exp", "run", "--run-all", "-j", "2"], cwd=project,
+                            stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out, _ = proc.communicate(timeout=120)
+    os.close(leader)
+    assert proc.returncode == 0, seen.decode(errors="replace")
+    assert b"2 experiments succeeded" in out
+    screen = seen.decode(errors="replace")
+    for name in ("t1", "t2"):
+        assert f"{name:<20} success" in screen
+    assert "\x1b[" in screen or "\r" in screen  # tqdm redraws its lines in place
