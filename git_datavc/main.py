@@ -217,6 +217,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="rewrite commits that a remote already has")
         q.add_argument("-f", "--force", action="store_true",
                        help="replace the backup refs an earlier migrate left")
+    p = add("help", "show the manual page of git-datavc or of a COMMAND")
+    p.add_argument("topic", nargs="?", metavar="COMMAND")
+    p.add_argument("--man-dir", metavar="DIR",
+                   help="write every manual page into DIR/man1 instead (install.sh does)")
     add("filter-process", "plumbing: git's long-running clean/smudge filter")
     for name in ("clean", "smudge"):
         p = add(name, f"plumbing: {name} one file from stdin to stdout")
@@ -300,6 +304,9 @@ def _dispatch_exp(args: argparse.Namespace) -> Callable[[], int]:
 
 def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
     c = args.command
+    if c == "help":
+        from .commands import help as help_cmd
+        return lambda: help_cmd.run(_parser(), args.topic, args.man_dir)
     if c in ("install", "uninstall"):
         from .commands import install
 
