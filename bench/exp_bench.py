@@ -144,7 +144,7 @@ def table(results: dict[str, dict[str, float]], sleep: float) -> str:
     rows = [(f"queue {EXPERIMENTS} experiments (`exp run --queue -S ...`, total)", "queue", 0.0, 1),
             (f"`exp run --run-all -j 2` of {EXPERIMENTS} (wall)", "run", 0.0, 1),
             ("... less the training itself (4 rounds of the sleep)", "run", floor, 1),
-            ("... that overhead per experiment", "run", floor, EXPERIMENTS)]
+            ("... that overhead / 8 (wall clock, 2 at a time)", "run", floor, EXPERIMENTS)]
     lines = ["| | git-datavc | DVC | DVC / git-datavc |", "|---|---:|---:|---:|"]
     for title, key, minus, per in rows:
         lines.append(f"| {title} | {cell(d, key, minus, per)} | {cell(v, key, minus, per)} "
@@ -189,7 +189,7 @@ def main() -> int:
               f"experiments 2 at a time cannot take less than {args.sleep * 4:.1f} s. "
               f"DVC {dvc_version or '-'}, Python {platform.python_version()}, "
               f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, load "
-              f"{load:.1f} at the end. Command: `python3 bench/exp_bench.py --runs {args.runs} "
+              f"{load:.1f} at the end (a shared machine: other work ran beside both tools). Command: `python3 bench/exp_bench.py --runs {args.runs} "
               f"--sleep {args.sleep}`.\n")
     print(report)
     if args.write_results:
