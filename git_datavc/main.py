@@ -96,6 +96,8 @@ def _parser() -> argparse.ArgumentParser:
     q = psub.add_parser("diff", help="params of REV (default HEAD) against the workspace")
     q.add_argument("rev", nargs="?", metavar="REV")
     q.add_argument("--json", action="store_true")
+    _add_exp(add("exp", "run experiments (the pipeline with changed params, recorded as git "
+                        "refs) and compare them"))
     p = add("artifacts", "the artifacts and datasets the pipeline file declares")
     asub = p.add_subparsers(dest="action", metavar="ACTION")
     asub.required = True
@@ -155,6 +157,10 @@ def _parser() -> argparse.ArgumentParser:
                    "(with their indexes and HEADs) and the stashes, plus the scopes below")
     p.add_argument("-a", "--all-branches", action="store_true", help="keep branch tips")
     p.add_argument("-T", "--all-tags", action="store_true", help="keep tags")
+    p.add_argument("--no-exps", action="store_true", help="do not keep what experiments "
+                   "(refs/exps) and queued experiments need (kept by default)")
+    p.add_argument("--all-experiments", action="store_true",
+                   help="keep experiments (the default; DVC's spelling)")
     p.add_argument("-c", "--cloud", action="store_true", help="also on the default remote")
     p.add_argument("-f", "--force", action="store_true", help="do not ask (needed without a terminal)")
     p.add_argument("--dry", action="store_true", help="list what would go, delete nothing")
@@ -237,6 +243,72 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_exp(p: argparse.ArgumentParser) -> None:
+    esub = p.add_subparsers(dest="action", metavar="ACTION")
+    esub.required = True
+    q = esub.add_parser("run", help="run the pipeline in a copy of the workspace, record it "
+                                    "as refs/exps/...; the workspace stays as it is")
+    q.add_argument("targets", nargs="*", metavar="STAGE", help="what repro runs (default all)")
+    q.add_argument("-S", "--set-param", dest="sets", action="append", default=[],
+                   metavar="[FILE:]KEY=VALUE", help="change a param (FILE default params.yaml)")
+    q.add_argument("--set-new", action="store_true", help="-S may add keys and files")
+    q.add_argument("-n", "--name", help="the experiment's name (default: exp-XXXXXX)")
+    q.add_argument("--queue", action="store_true", help="queue it; --run-all runs the queue")
+    q.add_argument("--run-all", action="store_true", help="run the queued experiments")
+    q.add_argument("-j", "--jobs", type=int, default=1, help="with --run-all: at a time")
+    q = esub.add_parser("show", help="experiments x params x metrics, baseline first")
+    q.add_argument("-A", "--all", dest="every", action="store_true",
+                   help="experiments of every baseline, not only HEAD's")
+    fmt = q.add_mutually_exclusive_group()
+    for flag in ("json", "csv", "md"):
+        fmt.add_argument(f"--{flag}", dest="fmt", action="store_const", const=flag)
+    q.add_argument("--sort-by", metavar="KEY", help="a param or metric (KEY or FILE:KEY)")
+    q.add_argument("--sort-order", choices=("asc", "desc"), default="asc")
+    q = esub.add_parser("diff", help="params and metrics of A (default HEAD) against B "
+                                     "(default the workspace): experiments or revisions")
+    q.add_argument("a", nargs="?", metavar="A")
+    q.add_argument("b", nargs="?", metavar="B")
+    q.add_argument("--json", action="store_true")
+    q = esub.add_parser("apply", help="bring an experiment's files and data into the workspace")
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("-f", "--force", action="store_true",
+                   help="overwrite uncommitted edits and data not in the cache")
+    q = esub.add_parser("branch", help="make a branch of an experiment")
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("branch", metavar="BRANCH")
+    q = esub.add_parser("remove", help="delete experiments (and queued ones)")
+    q.add_argument("names", nargs="*", metavar="NAME")
+    q.add_argument("-A", "--all", dest="every", action="store_true", help="every one")
+    for action, verb in (("push", "send experiment refs to"), ("pull", "fetch them from")):
+        q = esub.add_parser(action, help=f"{verb} a git remote, with their data (data remote)")
+        q.add_argument("git_remote", metavar="GIT_REMOTE")
+        q.add_argument("names", nargs="*", metavar="NAME", help="default: all")
+        q.add_argument("-r", "--remote", help="data remote (default: core.remote)")
+        q.add_argument("-f", "--force", action="store_true", help="replace differing refs")
+
+
+def _dispatch_exp(args: argparse.Namespace) -> Callable[[], int]:
+    from .commands import exp
+
+    a = args.action
+    if a == "run":
+        return lambda: exp.run(args.sets, args.set_new, args.name, args.queue, args.run_all,
+                               args.jobs, args.targets)
+    if a == "show":
+        return lambda: exp.show(args.every, args.fmt or "text", args.sort_by, args.sort_order)
+    if a == "diff":
+        return lambda: exp.diff(args.a, args.b, args.json)
+    if a == "apply":
+        return lambda: exp.apply(args.name, args.force)
+    if a == "branch":
+        return lambda: exp.branch(args.name, args.branch)
+    if a == "remove":
+        return lambda: exp.remove(args.names, args.every)
+    if a == "push":
+        return lambda: exp.push(args.git_remote, args.names, args.remote, args.force)
+    return lambda: exp.pull(args.git_remote, args.names, args.remote, args.force)
+
+
 def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
     c = args.command
     if c == "help":
@@ -288,6 +360,8 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
         if args.action == "show":
             return lambda: metrics.run_show(args.json)
         return lambda: metrics.run_diff(args.rev, args.json)
+    if c == "exp":
+        return _dispatch_exp(args)
     if c == "artifacts":
         from .commands import artifacts
         return lambda: artifacts.run_list(args.json)
@@ -323,7 +397,11 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
     if c == "gc":
         from .commands import gc
         from .gc import Keep
-        return lambda: gc.run(Keep(args.workspace, args.all_branches, args.all_tags),
+        if args.no_exps and args.all_experiments:
+            from .errors import UsageError
+            raise UsageError("--no-exps and --all-experiments cannot be used together")
+        return lambda: gc.run(Keep(args.workspace, args.all_branches, args.all_tags,
+                                   experiments=not args.no_exps),
                               args.cloud, args.force, args.dry)
     if c == "status" and args.remote is not None:
         from .commands import sync as remote_status
