@@ -4,7 +4,7 @@ The page is one HTML file that opens with no network: each chart's Vega-Lite spe
 inline) in a JSON script tag, Vega, Vega-Lite and vega-embed inlined as one script, and
 images as base64 `data:` URIs. The script comes from vl-convert-python
 (`javascript_bundle`, which bundles the three libraries); bundling takes seconds, so the
-result is kept under the git common dir, one file per vl-convert version.
+result is kept in the user's cache dir, one file per vl-convert version.
 `--format png|svg` renders the same specs with vl-convert, no browser needed.
 """
 
@@ -57,20 +57,35 @@ def _vl_convert() -> Any:
     return vl_convert
 
 
-def javascript(cache_dir: Path) -> str:
+def bundle_dirs(repo_dir: Path) -> list[Path]:
+    """Where the bundled script is kept: the user's cache ($XDG_CACHE_HOME, else
+    ~/.cache), so it is built once per machine; the repository's datavc dir if that
+    cannot be written."""
+    user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "git-datavc"
+    return [user, repo_dir]
+
+
+def javascript(repo_dir: Path) -> str:
     """Vega, Vega-Lite and vega-embed as one script (window.vegaEmbed), bundled once."""
     vlc = _vl_convert()
     version = re.sub(r"[^0-9A-Za-z.]", "_", getattr(vlc, "__version__", "0"))
-    path = cache_dir / f"vega-bundle-{version}.js"
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        pass
+    name = f"vega-bundle-{version}.js"
+    dirs = bundle_dirs(repo_dir)
+    for folder in dirs:
+        try:
+            return (folder / name).read_text(encoding="utf-8")
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            pass
     bundle: str = vlc.javascript_bundle()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(bundle, encoding="utf-8")
-    os.replace(tmp, path)
+    for folder in dirs:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f"{name}.tmp-{os.getpid()}"
+            tmp.write_text(bundle, encoding="utf-8")
+            os.replace(tmp, folder / name)
+            break
+        except OSError:
+            continue
     return bundle
 
 

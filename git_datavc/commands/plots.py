@@ -88,7 +88,7 @@ def run(targets: list[str], revs: list[str] | None, out: str, fmt: str,
         chosen: list[str | None] = [None] if revs is None else \
             diff_revisions(ws, [r for r in revs if r])
         found = collect(ws, targets, chosen)
-        root, cache_dir = ws.repo.root, ws.repo.datavc_dir / "plots"
+        root, cache_dir = ws.repo.root, ws.repo.datavc_dir
     finally:
         ws.close()
     specs = {d.name: plots_spec.build(d, root) for d in found if not d.images}
