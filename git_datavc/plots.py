@@ -25,6 +25,7 @@ from typing import Any
 from . import compare, git, lockfile
 from .errors import DatavcError
 from .pipeline import LOCK
+from .safepath import check_relpath
 from .sections import IMAGE_SUFFIXES, Plot, PlotFile
 from .workspace import Workspace
 
@@ -273,9 +274,22 @@ def select(plots: list[Plot], targets: list[str], root: Path) -> list[Plot]:
             f.path == t or f.path.startswith(t + "/") or t.startswith(f.path + "/")
             for f in p.files)]
         if not hits and (root / t).exists():
+            t = check_relpath(os.path.normpath(t), "plots targets")
+            if not os.path.realpath(root / t).startswith(os.path.realpath(root) + os.sep):
+                raise DatavcError(f"plots: {target!r} leads out of the repository")
             hits = [Plot(t, (PlotFile(t),), image=t.lower().endswith(IMAGE_SUFFIXES))]
         if not hits:
             raise DatavcError(f"plots: no plot or file {target!r}",
                               hint="`git datavc plots show` with no target draws them all")
         chosen += [p for p in hits if p not in chosen]
     return chosen
+
+
+def narrow(plots: list[Plot], targets: list[str]) -> list[Plot]:
+    """After folders are expanded: only the files a target names, when it names a file
+    inside a folder plot (no targets: all)."""
+    if not targets:
+        return plots
+    names = {os.path.normpath(t.rstrip("/")) for t in targets}
+    return [p for p in plots if p.name in names or any(
+        f.path == t or f.path.startswith(t + "/") for f in p.files for t in names)]

@@ -16,8 +16,8 @@ from typing import Any
 
 from .. import output, pipeline
 from ..errors import DatavcError
-from ..plots import (WORKSPACE, PlotData, Reader, expand_folders, resolve, rev_label,
-                     select)
+from ..plots import (WORKSPACE, PlotData, Reader, expand_folders, narrow, resolve,
+                     rev_label, select)
 from ..workspace import Workspace
 
 FORMATS = ("html", "png", "svg")
@@ -48,7 +48,7 @@ def collect(ws: Workspace, targets: list[str], revs: list[str | None]) -> list[P
                           "has `plots:` outs", hint="or name a data file: plots show FILE")
     reader = Reader(ws)
     found = []
-    for plot in expand_folders(chosen, reader, revs):
+    for plot in narrow(expand_folders(chosen, reader, revs), targets):
         data = resolve(plot, reader, revs)
         if data.missing:
             where = ", ".join(f"{path} at {rev}" for rev, path in data.missing)

@@ -10,6 +10,7 @@ import base64
 import json
 import re
 import shutil
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -314,3 +315,72 @@ def test_the_page_renders_in_a_real_browser_with_no_network(repo: Path,
     assert requests[0] == index.as_uri()
     data = shot.read_bytes()
     assert pngread.size(data)[0] == 1400 and pngread.variance(data, step=8) > 50
+
+
+def test_folder_plots_are_one_plot_per_file_at_each_revision(repo: Path) -> None:
+    """dvclive's layout: a stage's `plots:` out is a folder of TSV files (and one of
+    images); each file is a plot with the folder's options, read at HEAD from the cache."""
+    (repo / "train.py").write_text(
+        "import os, sys\n"
+        "n = int(sys.argv[1])\n"
+        "for split in ('train', 'eval'):\n"
+        "    os.makedirs(f'dvclive/plots/metrics/{split}', exist_ok=True)\n"
+        "    with open(f'dvclive/plots/metrics/{split}/loss.tsv', 'w') as f:\n"
+        "        f.write('step\\tloss\\n' + ''.join(f'{i}\\t{n / (i + 1)}\\n' for i in range(n)))\n")
+    (repo / "datavc.yaml").write_text("""\
+vars:
+- epochs: 3
+stages:
+  train:
+    cmd: python3 train.py ${epochs}
+    deps: [train.py]
+    plots:
+    - dvclive/plots/metrics:
+        x: step
+        template: linear
+""")
+    datavc(repo, "repro")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "3 epochs")
+    (repo / "datavc.yaml").write_text((repo / "datavc.yaml").read_text().replace(
+        "epochs: 3", "epochs: 5"))
+    datavc(repo, "repro")
+    found = plots_json(repo, "diff")
+    assert list(found) == ["dvclive/plots/metrics/eval/loss.tsv",
+                           "dvclive/plots/metrics/train/loss.tsv"]
+    train = found["dvclive/plots/metrics/train/loss.tsv"][0]
+    assert train["revisions"] == ["HEAD", "workspace"]
+    values = train["content"]["data"]["values"]
+    assert [(v["rev"], v["step"], v["loss"]) for v in values][:4] == \
+        [("HEAD", 0, 3.0), ("HEAD", 1, 1.5), ("HEAD", 2, 1.0), ("workspace", 0, 5.0)]
+    assert train["content"]["mark"] == {"type": "line", "point": True, "tooltip": True}
+    only = plots_json(repo, "show", "dvclive/plots/metrics/eval/loss.tsv")
+    assert list(only) == ["dvclive/plots/metrics/eval/loss.tsv"]
+
+
+def test_open_hands_the_page_to_the_browser(repo: Path, tmp_path: Path) -> None:
+    project(repo)
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+    browser.chmod(0o755)
+    datavc(repo, "plots", "show", "--open", env={"BROWSER": f"{browser} %s"})
+    for _ in range(50):
+        if opened.exists() and opened.read_text().strip():
+            break
+        time.sleep(0.1)
+    assert opened.read_text().strip() == (repo / "datavc_plots" / "index.html").as_uri()
+
+
+def test_nothing_to_plot_and_targets_outside_the_repository(repo: Path) -> None:
+    (repo / "datavc.yaml").write_text("stages:\n  s:\n    cmd: 'true'\n")
+    r = datavc(repo, "plots", "show", check=False)
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: no plots: datavc.yaml has no `plots:` section")
+    (repo.parent / "outside.csv").write_text("a,b\n1,2\n")
+    r = datavc(repo, "plots", "show", "../outside.csv", check=False)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.startswith("error: path '../outside.csv' in plots targets")
+    (repo / "here.csv").write_text("a,b\n1,2\n3,4\n")
+    found = plots_json(repo, "show", "here.csv")
+    assert [v["b"] for v in found["here.csv"][0]["content"]["data"]["values"]] == [2, 4]
