@@ -72,22 +72,20 @@ def parse_records(data: bytes, suffix: str, where: str) -> list[dict[str, Any]]:
     suffix = suffix.lower()
     if suffix in (".csv", ".tsv"):
         return _table(data, "\t" if suffix == ".tsv" else ",", where)
-    try:
-        if suffix == ".json":
-            value = json.loads(data)
-        elif suffix in (".yaml", ".yml"):
-            import yaml
+    if suffix in (".yaml", ".yml"):
+        import yaml
 
+        try:
             value = yaml.safe_load(data)
-        else:
-            raise DatavcError(f"{where}: not a plot file (JSON, YAML, CSV or TSV)")
-    except (ValueError, UnicodeDecodeError) as e:
-        raise DatavcError(f"{where}: not valid {suffix[1:].upper()}: "
-                          f"{str(e).splitlines()[0]}") from None
-    except Exception as e:  # yaml.YAMLError, imported lazily
-        if type(e).__module__.startswith("yaml"):
+        except yaml.YAMLError as e:
             raise DatavcError(f"{where}: not valid YAML: {str(e).splitlines()[0]}") from None
-        raise
+    elif suffix == ".json":
+        try:
+            value = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise DatavcError(f"{where}: not valid JSON: {e}") from None
+    else:
+        raise DatavcError(f"{where}: not a plot file (JSON, YAML, CSV or TSV)")
     return _record_list(value, where)
 
 

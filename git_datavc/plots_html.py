@@ -90,8 +90,9 @@ def javascript(repo_dir: Path) -> str:
 
 
 def _script_json(value: Any) -> str:
-    """JSON safe inside <script>: no `</` can end the tag early."""
-    return json.dumps(value, separators=(",", ":"), default=str).replace("</", "<\\/")
+    """JSON safe inside <script>: no `<` at all, so neither `</script>` nor `<!--` in the
+    data can change how the page is parsed (`<` only occurs inside JSON strings)."""
+    return json.dumps(value, separators=(",", ":"), default=str).replace("<", "\\u003c")
 
 
 def _image_tag(img: Image) -> str:
@@ -116,6 +117,7 @@ def render(title: str, charts: list[tuple[str, dict[str, Any]]],
                      + "".join(_image_tag(img) for img in imgs) + "</section>")
     parts.append("</main><script>window.datavcErrors = [];</script>")
     if charts:
+        script = re.sub(r"</(script)", r"<\\/\1", script, flags=re.I)  # stays inside its tag
         parts.append(f"<script>{script}</script><script>{DRIVER}</script>")
     else:
         parts.append("<script>document.body.dataset.rendered = 'true';</script>")

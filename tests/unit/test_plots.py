@@ -201,3 +201,31 @@ def test_select_by_name_file_folder_or_an_extra_file(tmp_path: Path) -> None:
     assert select(plots, ["other.csv"], tmp_path)[0].files == (PlotFile("other.csv"),)
     with pytest.raises(DatavcError, match="no plot or file 'nope'"):
         select(plots, ["nope"], tmp_path)
+
+
+def test_the_page_keeps_data_and_script_inside_their_tags() -> None:
+    from html.parser import HTMLParser
+
+    from git_datavc import plots_html
+
+    hostile = {"title": "</script><!--<script>", "data": {"values": [{"a": "</SCRIPT>"}]}}
+    page = plots_html.render("t", [("P", hostile)], [], 'var s = "</script>";')
+
+    class Scripts(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bodies: list[str] = []
+            self.open = False
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.open = tag == "script"
+
+        def handle_data(self, data: str) -> None:
+            if self.open:
+                self.bodies.append(data)
+                self.open = False
+
+    parser = Scripts()
+    parser.feed(page)
+    assert json.loads(parser.bodies[0]) == hostile
+    assert parser.bodies[2] == 'var s = "<\\/script>";'
