@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,7 +98,10 @@ def _record_list(value: Any, where: str) -> list[dict[str, Any]]:
         value = lists[0]
     if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
         raise DatavcError(f"{where}: must be a list of records ({{field: value}})")
-    return value
+    # dvclive writes the ROC's first threshold as Infinity, which JSON (and so the page's
+    # JSON.parse) does not have: non-finite numbers become null, as Vega skips them
+    return [{k: None if isinstance(v, float) and not math.isfinite(v) else v
+             for k, v in r.items()} for r in value]
 
 
 def _table(data: bytes, delimiter: str, where: str) -> list[dict[str, Any]]:

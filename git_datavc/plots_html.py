@@ -92,7 +92,8 @@ def javascript(repo_dir: Path) -> str:
 def _script_json(value: Any) -> str:
     """JSON safe inside <script>: no `<` at all, so neither `</script>` nor `<!--` in the
     data can change how the page is parsed (`<` only occurs inside JSON strings)."""
-    return json.dumps(value, separators=(",", ":"), default=str).replace("<", "\\u003c")
+    return json.dumps(value, separators=(",", ":"), default=str,
+                      allow_nan=False).replace("<", "\\u003c")
 
 
 def _image_tag(img: Image) -> str:

@@ -23,6 +23,14 @@ def test_json_list_and_dict_holding_one_list() -> None:
     assert parse_records(json.dumps({"roc": ROC}).encode(), ".json", "r.json") == ROC
 
 
+def test_non_finite_numbers_become_null() -> None:
+    # dvclive's roc.json starts with {"threshold": Infinity}: valid Python, not JSON
+    data = b'{"roc": [{"fpr": 0.0, "tpr": 0.0, "threshold": Infinity}, {"fpr": NaN}]}'
+    records = parse_records(data, ".json", "roc.json")
+    assert records == [{"fpr": 0.0, "tpr": 0.0, "threshold": None}, {"fpr": None}]
+    assert "Infinity" not in json.dumps(records, allow_nan=False)
+
+
 def test_yaml_csv_tsv_with_numbers() -> None:
     assert parse_records(b"- {a: 1, b: x}\n- {a: 2.5, b: y}\n", ".yaml", "p.yaml") == \
         [{"a": 1, "b": "x"}, {"a": 2.5, "b": "y"}]
