@@ -237,3 +237,14 @@ def test_the_page_keeps_data_and_script_inside_their_tags() -> None:
     parser.feed(page)
     assert json.loads(parser.bodies[0]) == hostile
     assert parser.bodies[2] == 'var s = "<\\/script>";'
+
+
+def test_files_with_their_own_x_fields_share_one_x_key() -> None:
+    plot = Plot("P", (PlotFile("a.json", "fpr", ("tpr",)), PlotFile("b.csv", "rate", ("tpr",))))
+    d = PlotData(plot, [])
+    _flatten(d, [("workspace", plot.files[0], ROC, ("fpr", ("tpr",))),
+                 ("workspace", plot.files[1], [{"rate": 0.3, "tpr": 0.9}], ("rate", ("tpr",)))])
+    assert (d.x_key, d.y_key, d.x_field) == ("datavc_x", "tpr", None)
+    assert [r["datavc_x"] for r in d.rows] == [0.0, 0.5, 1.0, 0.3]
+    assert plots_spec.labels(d)[1] == "x"
+    assert marks(plots_spec.build(d, Path("."))) == {"line": 2, "symbol": 4}
