@@ -9,7 +9,8 @@ bytes, one per revision.
 Rows keep the file's own columns and add DVC's `rev`, plus `file` and `field` (the y
 field a row carries) and the plotted values under `x_key`/`y_key`: the file's own field
 name when every file of the plot uses the same one, else `datavc_x`/`datavc_y`, and
-`step` (the row number) when the plot gives no x.
+`step` (the row number) when the plot gives no x. Labels made of these (which line a row
+is on) are computed by the spec, not repeated in every row: the page stays small.
 """
 
 from __future__ import annotations
@@ -59,10 +60,17 @@ class PlotData:
     x_field: str | None = None               # as written, for the axis title
     y_fields: list[str] = field(default_factory=list)
     missing: list[tuple[str, str]] = field(default_factory=list)   # (rev, path)
+    multi_file: bool = False
 
     @property
     def name(self) -> str:
         return self.plot.name
+
+    def variant(self, row: dict[str, Any]) -> str:
+        """What tells a row's line apart within a revision: its file and/or y field, when
+        the plot has several (the spec computes the same as `datavc_variant`)."""
+        return ": ".join(([row["file"]] if self.multi_file else []) +
+                         ([row["field"]] if len(self.y_fields) > 1 else []))
 
 
 # --- parsing ----------------------------------------------------------------------------
@@ -250,17 +258,14 @@ def _flatten(result: PlotData, loaded: list[tuple[str, PlotFile, list[dict[str, 
     result.x_key = "step" if xs == {None} else (result.x_field or "datavc_x")
     result.y_key = ys[0] if len(ys) == 1 else "datavc_y"
     result.revisions = list(dict.fromkeys(rev for rev, *_ in loaded))
-    files = {f.path for _, f, *_ in loaded}
+    result.multi_file = len({f.path for _, f, *_ in loaded}) > 1
     for rev, f, records, (x, fields) in loaded:
         for i, record in enumerate(records):
             for y in fields:
                 row = dict(record)
                 row[result.x_key] = i if x is None else record.get(x)
                 row[result.y_key] = record.get(y)
-                variant = ": ".join(([f.path] if len(files) > 1 else []) +
-                                    ([y] if len(ys) > 1 else []))
-                row.update(rev=rev, file=f.path, field=y, datavc_variant=variant,
-                           datavc_series=" ".join(filter(None, [rev, variant])))
+                row.update(rev=rev, file=f.path, field=y)
                 result.rows.append(row)
 
 

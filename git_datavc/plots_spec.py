@@ -41,7 +41,7 @@ def labels(d: PlotData) -> tuple[str, str, str]:
 def _series(d: PlotData) -> tuple[Spec | None, Spec | None]:
     """(colour, second channel) encodings: colour by revision when there are several,
     else by file/field; the second by file/field when both vary."""
-    variants = list(dict.fromkeys(r["datavc_variant"] for r in d.rows))
+    variants = list(dict.fromkeys(d.variant(r) for r in d.rows))
     var = {"field": "datavc_variant", "type": "nominal", "title": None, "sort": variants}
     if len(d.revisions) > 1:
         colour = {"field": "rev", "type": "nominal", "title": "revision",
@@ -50,10 +50,21 @@ def _series(d: PlotData) -> tuple[Spec | None, Spec | None]:
     return (var if len(variants) > 1 else None), None
 
 
+def series_transform(d: PlotData) -> list[Spec]:
+    """`datavc_variant` (file and/or field, when several) and `datavc_series` (revision
+    and variant) of each row, computed by Vega-Lite rather than stored in every row."""
+    parts = (["datum.file"] if d.multi_file else []) + \
+        (["datum.field"] if len(d.y_fields) > 1 else [])
+    variant = " + ': ' + ".join(parts) or "''"
+    series = f"datum.rev + ' ' + {variant}" if parts else "datum.rev"
+    return [{"calculate": variant, "as": "datavc_variant"},
+            {"calculate": series, "as": "datavc_series"}]
+
+
 def _base(d: PlotData) -> Spec:
     title, _, _ = labels(d)
     return {"$schema": SCHEMA, "title": title, "width": WIDTH, "height": HEIGHT,
-            "data": {"values": d.rows}}
+            "data": {"values": d.rows}, "transform": series_transform(d)}
 
 
 def _xy(d: PlotData, x_type: str = "quantitative", y_type: str = "quantitative") -> Spec:
@@ -135,12 +146,13 @@ def _confusion(d: PlotData, normalized: bool) -> Spec:
     spec = _base(d)
     spec.pop("width")
     spec.pop("height")
-    series = list(dict.fromkeys(r["datavc_series"] for r in d.rows))
+    series = list(dict.fromkeys(" ".join(filter(None, [r["rev"], d.variant(r)]))
+                                for r in d.rows))
+    spec["transform"] += transform
     if len(series) > 1:
-        return spec | {"transform": transform, "facet": {
-            "field": "datavc_series", "type": "nominal", "title": None, "sort": series},
-            "columns": 2, "spec": inner}
-    return spec | {"transform": transform} | inner
+        return spec | {"facet": {"field": "datavc_series", "type": "nominal", "title": None,
+                                 "sort": series}, "columns": 2, "spec": inner}
+    return spec | inner
 
 
 def confusion(d: PlotData) -> Spec:
@@ -231,4 +243,5 @@ def custom(d: PlotData, template: Any) -> Spec:
         raise DatavcError(f"plots: {d.name}: a template must be a JSON object")
     if "data" not in spec:   # a template without the data anchor still gets the data
         spec["data"] = {"values": d.rows}
+    spec["transform"] = series_transform(d) + list(spec.get("transform") or [])
     return spec

@@ -167,8 +167,11 @@ def test_diff_of_two_commits_and_targets(repo: Path) -> None:
     cm = found["Confusion-Matrix"][0]
     assert cm["revisions"] == ["HEAD~1", "HEAD"]
     assert cm["content"]["facet"]["field"] == "datavc_series"
-    assert {v["datavc_series"] for v in cm["content"]["data"]["values"]} == {
+    assert cm["content"]["facet"]["sort"] == [
         f"{rev} eval/plots/sklearn/cm/{split}.json" for rev in ("HEAD~1", "HEAD")
+        for split in ("train", "test")]
+    assert {(v["rev"], v["file"]) for v in cm["content"]["data"]["values"]} == {
+        (rev, f"eval/plots/sklearn/cm/{split}.json") for rev in ("HEAD~1", "HEAD")
         for split in ("train", "test")}
     one = plots_json(repo, "diff", "HEAD~1", "--targets", "ROC")["ROC"][0]
     assert one["revisions"] == ["HEAD~1", "workspace"]

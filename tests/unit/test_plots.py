@@ -88,8 +88,11 @@ def test_rows_keep_their_fields_and_say_where_they_come_from() -> None:
     assert len(d.rows) == 12
     first = d.rows[0]
     assert first["rev"] == "HEAD" and first["file"] == "a.json" and first["field"] == "tpr"
-    assert first["datavc_variant"] == "a.json"
-    assert first["datavc_series"] == "HEAD a.json"
+    assert "datavc_variant" not in first           # computed by the spec, see below
+    assert d.variant(first) == "a.json"
+    assert plots_spec.series_transform(d) == [
+        {"calculate": "datum.file", "as": "datavc_variant"},
+        {"calculate": "datum.rev + ' ' + datum.file", "as": "datavc_series"}]
 
 
 def test_several_y_fields_go_long_under_one_key() -> None:
