@@ -129,6 +129,8 @@ def _confusion(d: PlotData, normalized: bool) -> Spec:
                               "groupby": [ref(d.x_key), "datavc_series"]},
                              {"calculate": "datum.count / datum.total", "as": "percent"}]
     value = "percent" if normalized else "count"
+    # the colour scale is shared by every matrix: text turns white on its darker half
+    transform.append({"joinaggregate": [{"op": "max", "field": value, "as": "datavc_max"}]})
     fmt = ".0%" if normalized else "d"
     enc = {"x": {"field": ref(d.x_key), "type": "nominal", "title": x_title},
            "y": {"field": ref(d.y_key), "type": "nominal", "title": y_title}}
@@ -139,8 +141,8 @@ def _confusion(d: PlotData, normalized: bool) -> Spec:
                     {"field": "count"}, {"field": "percent", "format": ".1%"}]}}
     text = {"mark": {"type": "text"}, "encoding": enc | {
         "text": {"field": value, "type": "quantitative", "format": fmt},
-        "color": {"condition": {"test": "datum.percent > 0.5", "value": "white"},
-                  "value": "black"}}}
+        "color": {"condition": {"test": f"datum.{value} > 0.5 * datum.datavc_max",
+                                "value": "white"}, "value": "black"}}}
     inner = {"width": 260 if len(d.revisions) > 1 else WIDTH, "height": 260 if
              len(d.revisions) > 1 else HEIGHT, "layer": [cell, text]}
     spec = _base(d)
