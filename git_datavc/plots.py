@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import compare, git, lockfile
+from . import compare, git, lockfile, pointer
 from .errors import DatavcError
 from .pipeline import LOCK
 from .safepath import check_relpath
@@ -143,7 +143,16 @@ class Reader:
         self._trees: dict[str, list[str]] = {}
 
     def read(self, rev: str | None, path: str) -> bytes | None:
-        return compare.read_at(self.ws, rev, path)
+        """A filter-mode file's pointer (git's blob at a commit, or a workspace file not
+        fetched yet) is read through the cache; missing there, the file counts as missing."""
+        data = compare.read_at(self.ws, rev, path)
+        ptr = pointer.parse(data) if data is not None else None
+        if ptr is None:
+            return data
+        if not self.ws.cache.has(ptr.oid):
+            return None
+        with self.ws.cache.open(ptr.oid) as f:
+            return f.read()
 
     def files_under(self, rev: str | None, folder: str) -> list[str]:
         """Files below `folder` (empty when it is not a folder there)."""

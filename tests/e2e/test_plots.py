@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests import chromium, pngread
+from tests.e2e.data import make_eval
 from tests.helpers import datavc, git
 
 MAKE_EVAL = Path(__file__).parent / "data" / "make_eval.py"
@@ -387,3 +388,27 @@ def test_nothing_to_plot_and_targets_outside_the_repository(repo: Path) -> None:
     (repo / "here.csv").write_text("a,b\n1,2\n3,4\n")
     found = plots_json(repo, "show", "here.csv")
     assert [v["b"] for v in found["here.csv"][0]["content"]["data"]["values"]] == [2, 4]
+
+
+def test_filter_mode_images_and_tables_are_read_through_their_pointers(repo: Path) -> None:
+    """Files tracked with `git datavc track` are pointers in git: at a commit the plot
+    reads the bytes from the cache, not the pointer."""
+    datavc(repo, "track", "*.png", "*.csv")
+    (repo / "datavc.yaml").write_text("plots:\n- img.png\n- t.csv:\n    x: a\n    y: b\n")
+    first = make_eval.png(40, 20, 4, seed=1)
+    (repo / "img.png").write_bytes(first)
+    (repo / "t.csv").write_text("a,b\n1,10\n2,20\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "v1")
+    assert git(repo, "cat-file", "-p", "HEAD:img.png").stdout.startswith("version: datavc/")
+    (repo / "img.png").unlink()
+    (repo / "img.png").write_bytes(make_eval.png(40, 20, 4, seed=2))
+    (repo / "t.csv").unlink()
+    (repo / "t.csv").write_text("a,b\n1,11\n2,21\n")
+    found = plots_json(repo, "diff")
+    images = found["img.png"]
+    assert [(i["revisions"], i["size"]) for i in images] == \
+        [(["HEAD"], len(first)), (["workspace"], (repo / "img.png").stat().st_size)]
+    values = found["t.csv"][0]["content"]["data"]["values"]
+    assert [(v["rev"], v["b"]) for v in values] == \
+        [("HEAD", 10), ("HEAD", 20), ("workspace", 11), ("workspace", 21)]
