@@ -291,7 +291,6 @@ def test_png_and_svg_files_are_real_pictures(repo: Path, tmp_path: Path) -> None
     assert svg.count("<path") > 10
 
 
-@pytest.mark.skipif(chromium.binary() is None, reason="needs chromium (.ci/run installs it)")
 def test_the_page_renders_in_a_real_browser_with_no_network(repo: Path,
                                                             tmp_path: Path) -> None:
     project(repo)
