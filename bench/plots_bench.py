@@ -72,6 +72,29 @@ def rows_per_rev(found: dict[str, Any]) -> dict[str, dict[str, int]]:
     return counts
 
 
+META = {"rev", "file", "filename", "field", "step"}
+
+
+def values_per_rev(found: dict[str, Any]) -> dict[str, dict[str, list[tuple[Any, ...]]]]:
+    """{plot: {revision: sorted rows}}, each row the values of the file's own fields
+    (what either tool adds left out), so the two tools' data can be compared."""
+    if set(found) <= {"data", "errors"} and isinstance(found.get("data"), dict):
+        found = found["data"]
+    result: dict[str, dict[str, list[tuple[Any, ...]]]] = {}
+    for name, entries in found.items():
+        per: dict[str, list[tuple[Any, ...]]] = {}
+        for entry in entries:
+            if entry.get("type") != "vega":
+                continue
+            for row in entry["content"]["data"]["values"]:
+                keys = sorted(k for k in row if k not in META and not k.startswith(("dvc_", "datavc_")))
+                per.setdefault(row["rev"], []).append(tuple(
+                    (k, round(row[k], 9) if isinstance(row[k], float) else row[k])
+                    for k in keys if row[k] is not None and row[k] != float("inf")))
+        result[name] = {rev: sorted(rows, key=repr) for rev, rows in per.items()}
+    return result
+
+
 def page_facts(folder: Path) -> dict[str, Any]:
     index = folder / "index.html"
     text = index.read_text(encoding="utf-8")
@@ -130,6 +153,9 @@ def main() -> int:
     found = {tool: json.loads(copy.run(*copy.tool_cmd("plots", "diff", "--json")).stdout)
              for tool, copy in copies.items()}
     counts = {tool: rows_per_rev(f) for tool, f in found.items()}
+    values = {tool: values_per_rev(f) for tool, f in found.items()}
+    same_values = {name: values["dvc"].get(name) == rows for name, rows in
+                   values["datavc"].items() if rows}
     pages = {tool: page_facts(copy.root / "out_diff") for tool, copy in copies.items()}
     shot = Path("/tmp") / "plots_bench_screenshot.png"
     seen = browse(copies["datavc"].root / "out_diff" / "index.html", shot)
@@ -137,15 +163,15 @@ def main() -> int:
     if shot.exists() and shot.stat().st_size < SHOT_LIMIT:
         kept = HERE / "plots_screenshot.png"
         shutil.copy(shot, kept)
-    report = render(args, times, counts, pages, seen, kept)
+    report = render(args, times, counts, pages, seen, kept, same_values)
     Path(args.out).write_text(report)
     print(report)
-    return 0 if counts["dvc"] == counts["datavc"] else 1
+    return 0 if counts["dvc"] == counts["datavc"] and all(same_values.values()) else 1
 
 
 def render(args: argparse.Namespace, times: dict[str, dict[str, float]],
            counts: dict[str, dict[str, dict[str, int]]], pages: dict[str, dict[str, Any]],
-           seen: dict[str, Any], shot: Path) -> str:
+           seen: dict[str, Any], shot: Path, same_values: dict[str, bool]) -> str:
     steps = list(dict.fromkeys(list(times["datavc"]) + list(times["dvc"])))
     rows = [f"| {s} | {_s(times['dvc'].get(s))} | {_s(times['datavc'].get(s))} |"
             for s in steps]
@@ -167,6 +193,9 @@ def render(args: argparse.Namespace, times: dict[str, dict[str, float]],
         "| | DVC | git-datavc |", "|---|---|---|", *page, "",
         "Plots and data rows per revision (`plots diff --json`):", "",
         "| plot | DVC | git-datavc | same |", "|---|---|---|---|", *parity, "",
+        "Same data values per plot and revision (the files' own fields, rows sorted): "
+        + ", ".join(f"{k}: {'yes' if v else '**no**'}" for k, v in same_values.items())
+        + ".", "",
         "git-datavc's page in headless Chromium (DevTools protocol): "
         f"rendered in {_s(seen.get('render s'))} s; marks drawn per plot "
         f"{seen.get('marks')}; images {seen.get('images')}; {seen.get('requests')} requests, "
