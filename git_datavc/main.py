@@ -98,6 +98,28 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true")
     _add_exp(add("exp", "run experiments (the pipeline with changed params, recorded as git "
                         "refs) and compare them"))
+    p = add("plots", "draw the pipeline's plots on one page, or compare them between commits")
+    plsub = p.add_subparsers(dest="action", metavar="ACTION")
+    plsub.required = True
+    for action, help in (("show", "the plots of the workspace"),
+                         ("diff", "the plots of REVS overlaid (default: HEAD and the "
+                                  "workspace; one REV: it and the workspace)")):
+        q = plsub.add_parser(action, help=help, description=help)
+        if action == "show":
+            q.add_argument("targets", nargs="*", metavar="TARGET",
+                           help="plot names or files (default: every plot)")
+        else:
+            q.add_argument("revs", nargs="*", metavar="REV")
+            q.add_argument("--targets", nargs="+", default=[], metavar="TARGET",
+                           help="only these plots or files")
+        q.add_argument("-o", "--out", default="datavc_plots", metavar="DIR",
+                       help="where the page (index.html) or images go (default datavc_plots)")
+        q.add_argument("--format", choices=("html", "png", "svg"), default="html",
+                       help="a page (default), or one image file per plot")
+        q.add_argument("--json", action="store_true",
+                       help="print each plot's Vega-Lite spec with its data; write nothing")
+        q.add_argument("--open", dest="open_page", action="store_true",
+                       help="open the page in the browser")
     p = add("artifacts", "the artifacts and datasets the pipeline file declares")
     asub = p.add_subparsers(dest="action", metavar="ACTION")
     asub.required = True
@@ -362,6 +384,11 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
         return lambda: metrics.run_diff(args.rev, args.json)
     if c == "exp":
         return _dispatch_exp(args)
+    if c == "plots":
+        from .commands import plots
+        revs = args.revs if args.action == "diff" else None
+        return lambda: plots.run(args.targets, revs, args.out, args.format, args.json,
+                                 args.open_page)
     if c == "artifacts":
         from .commands import artifacts
         return lambda: artifacts.run_list(args.json)
