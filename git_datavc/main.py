@@ -472,6 +472,26 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
     return lambda: plumbing.merge_driver(args.base, args.ours, args.theirs, args.path)
 
 
+# Commands that write the cache, metafiles, datavc.lock or the workspace: they hold the
+# repository lock (git_datavc/repolock.py) while they run.
+WRITERS = {"add", "checkout", "commit", "unprotect", "repro", "import-dvc", "fetch", "pull",
+           "gc", "migrate"}
+
+
+def _writes(args: argparse.Namespace) -> bool:
+    dry = (args.command in ("repro", "gc") and args.dry) or \
+        (args.command == "import-dvc" and args.dry_run) or \
+        (args.command == "migrate" and args.action == "info")
+    return args.command in WRITERS and not dry
+
+
+def _command_line(argv: Sequence[str]) -> str:
+    import shlex
+
+    line = shlex.join(["git", "datavc", *argv])
+    return line if len(line) <= 80 else line[:77] + "..."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["hook"] and len(argv) >= 2 and not argv[1].startswith("-"):  # hot path: skip building the whole parser
@@ -481,7 +501,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .errors import DatavcError
 
     try:
-        return _dispatch(args)()
+        command = _dispatch(args)
+        if not _writes(args):
+            return command()
+        from . import git, repolock
+
+        with repolock.hold_repo(git.find_repo(), _command_line(argv)):
+            return command()
     except DatavcError as e:
         _debug_traceback()
         from . import output
