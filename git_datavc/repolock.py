@@ -75,23 +75,24 @@ def read_holder(path: Path) -> Holder | None:
         return None  # free, being written, or not ours
 
 
-def hold_repo(repo: git.Repo, command: str) -> ContextManager[None]:
+def hold_repo(repo: git.Repo, command: str, hint: str = "") -> ContextManager[None]:
     """`hold` with the timeout of core.lockTimeout."""
     from . import config
 
-    return hold(repo.datavc_dir, command, config.load(repo.root).lock_timeout)
+    return hold(repo.datavc_dir, command, config.load(repo.root).lock_timeout, hint)
 
 
 @contextmanager
-def hold(datavc_dir: Path, command: str, timeout: float) -> Iterator[None]:
+def hold(datavc_dir: Path, command: str, timeout: float, hint: str = "") -> Iterator[None]:
     """Hold the repository lock of `datavc_dir` (wait up to `timeout` seconds, negative:
-    without limit), saying `command` to whoever waits for it meanwhile."""
+    without limit), saying `command` to whoever waits for it meanwhile. `hint`: what to
+    tell the user if it cannot be had (default: how to wait longer)."""
     path = datavc_dir / "lock"
     with _guard:
         nested = _depth.get(path, 0) > 0
         _depth[path] = _depth.get(path, 0) + 1
     try:
-        release = (lambda: None) if nested else _acquire(path, command, timeout)
+        release = (lambda: None) if nested else _acquire(path, command, timeout, hint)
         try:
             yield
         finally:
@@ -101,7 +102,7 @@ def hold(datavc_dir: Path, command: str, timeout: float) -> Iterator[None]:
             _depth[path] -= 1
 
 
-def _acquire(path: Path, command: str, timeout: float) -> Release:
+def _acquire(path: Path, command: str, timeout: float, hint: str) -> Release:
     path.parent.mkdir(parents=True, exist_ok=True)
     me = Holder(os.getpid(), time.time(), command, socket.gethostname())
     deadline = time.monotonic() + timeout
@@ -116,7 +117,7 @@ def _acquire(path: Path, command: str, timeout: float) -> Release:
         if timeout >= 0 and time.monotonic() >= deadline:
             raise LockBusy(f"another git-datavc process {_who(holder)}; wait for it to "
                            "finish or stop it",
-                           f"core.lockTimeout in .datavc/config.local sets how many seconds "
+                           hint or f"core.lockTimeout in .datavc/config.local sets how many seconds "
                            f"to wait (now {timeout:g}; -1: no limit)")
         if not said:
             output.info(f"datavc: waiting: another git-datavc process {_who(holder)}")

@@ -60,7 +60,8 @@ def _locked(repo: Repo, name: str) -> ContextManager[None]:
     """The repository lock, taken only once a hook knows it has work to do."""
     from ..repolock import hold_repo
 
-    return hold_repo(repo, f"git {name} hook")
+    return hold_repo(repo, f"git {name} hook", "the data files were not updated: run "
+                     "`git datavc checkout` once it has finished")
 
 
 def _range(repo: Repo, name: str, args: list[str]) -> tuple[str, str, bool]:
