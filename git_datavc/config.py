@@ -66,7 +66,8 @@ class Settings:
         try:
             return float(text)
         except ValueError:
-            raise DatavcError(f"core.lockTimeout must be a number of seconds, not {text!r}") from None
+            raise DatavcError(f"core.lockTimeout must be a number of seconds, not {text!r}"
+                              ) from None
 
     def cache_dir(self, default: Path) -> Path:
         value = self.get("cache.dir")

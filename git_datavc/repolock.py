@@ -116,9 +116,8 @@ def _acquire(path: Path, command: str, timeout: float, hint: str) -> Release:
             return lambda: None  # our parent holds it and waits for us
         if timeout >= 0 and time.monotonic() >= deadline:
             raise LockBusy(f"another git-datavc process {_who(holder)}; wait for it to "
-                           "finish or stop it",
-                           hint or f"core.lockTimeout in .datavc/config.local sets how many seconds "
-                           f"to wait (now {timeout:g}; -1: no limit)")
+                           "finish or stop it", hint or f"core.lockTimeout in .datavc/config"
+                           f".local sets how many seconds to wait (now {timeout:g}; -1: no limit)")
         if not said:
             output.info(f"datavc: waiting: another git-datavc process {_who(holder)}")
             said = True
@@ -159,8 +158,12 @@ def _take(path: Path, me: Holder) -> Release | None:
         if e.errno in _NO_FLOCK:
             return _take_excl(_excl_path(path), me)
         raise
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, me.encode(), 0)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, me.encode(), 0)
+    except OSError:
+        os.close(fd)
+        raise
 
     def release() -> None:
         os.ftruncate(fd, 0)  # before the unlock: a waiter never reads a past holder
