@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     p = add("commit", "record the current contents of tracked outs in their metafiles, "
             "and of pipeline stages in datavc.lock")
     p.add_argument("targets", nargs="*", metavar="TARGET")
+    p.add_argument("-f", "--force", action="store_true",
+                   help="accepted for `dvc commit -f`: commit never asks before recording")
     p = add("unprotect", "replace linked workspace files by writable copies")
     p.add_argument("targets", nargs="+", metavar="PATH")
     p = add("diff", "data files added, modified, deleted between commits")
