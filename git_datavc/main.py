@@ -474,13 +474,15 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
     return lambda: plumbing.merge_driver(args.base, args.ours, args.theirs, args.path)
 
 
-# Commands that write the cache, metafiles, datavc.lock or the workspace: they hold the
-# repository lock (git_datavc/repolock.py) while they run.
+# Commands that write the cache, metafiles, datavc.lock or the workspace: they hold their
+# worktree's lock (git_datavc/repolock.py) while they run.
 WRITERS = {"add", "checkout", "commit", "unprotect", "repro", "import-dvc", "fetch", "pull",
            "gc", "migrate"}
 
 
 def _writes(args: argparse.Namespace) -> bool:
+    if args.command == "exp":  # exp run works in worktrees of its own, each repro locks its own
+        return bool(args.action == "apply")
     dry = (args.command in ("repro", "gc") and args.dry) or \
         (args.command == "import-dvc" and args.dry_run) or \
         (args.command == "migrate" and args.action == "info")

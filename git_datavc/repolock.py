@@ -1,10 +1,13 @@
 """The repository lock: one git-datavc writer at a time.
 
 Commands that write the cache, metafiles, `datavc.lock` or the workspace (add, commit,
-checkout, repro, fetch, pull, gc, import-dvc, migrate, unprotect, and the post-checkout,
-post-merge and post-rewrite hooks when they have work) hold `<git-common-dir>/datavc/lock`,
-so two `repro`s, or a `gc` and a `checkout`, never mix their writes. Readers (status, diff,
-ls-files, push) take none. Nor do git's filter process and the pre-commit hook: like git's
+checkout, repro, fetch, pull, gc, import-dvc, migrate, unprotect, exp apply, and the
+post-checkout, post-merge and post-rewrite hooks when they have work) hold their worktree's
+`<git-dir>/datavc/lock`, so two `repro`s, or a `pull` and a `checkout`, never mix their
+writes. It is per worktree, as `datavc.lock` and the workspace are: experiments run their
+`repro`s side by side in worktrees of their own. `gc`, which deletes from the cache all
+worktrees share, takes every worktree's lock. Readers (status, diff, ls-files, push) take
+none. Nor do git's filter process and the pre-commit hook: like git's
 own object writes, theirs are atomic additions of content-addressed objects while git holds
 its index.lock, so a `git add` never waits for a long `repro`.
 
@@ -76,15 +79,15 @@ def read_holder(path: Path) -> Holder | None:
 
 
 def hold_repo(repo: git.Repo, command: str, hint: str = "") -> ContextManager[None]:
-    """`hold` with the timeout of core.lockTimeout."""
+    """The lock of `repo`'s worktree, with the timeout of core.lockTimeout."""
     from . import config
 
-    return hold(repo.datavc_dir, command, config.load(repo.root).lock_timeout, hint)
+    return hold(repo.git_dir / "datavc", command, config.load(repo.root).lock_timeout, hint)
 
 
 @contextmanager
 def hold(datavc_dir: Path, command: str, timeout: float, hint: str = "") -> Iterator[None]:
-    """Hold the repository lock of `datavc_dir` (wait up to `timeout` seconds, negative:
+    """Hold the lock in `datavc_dir` (wait up to `timeout` seconds, negative:
     without limit), saying `command` to whoever waits for it meanwhile. `hint`: what to
     tell the user if it cannot be had (default: how to wait longer)."""
     path = datavc_dir / "lock"

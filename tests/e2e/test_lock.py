@@ -118,6 +118,25 @@ def test_other_writers_fail_while_repro_runs(slow: Path) -> None:
     assert first.wait(60) == 0
 
 
+def test_worktrees_have_locks_of_their_own_and_gc_takes_them_all(slow: Path) -> None:
+    git(slow, "add", "datavc.yaml")
+    git(slow, "commit", "-qm", "pipeline")
+    other = slow.parent / "other"
+    git(slow, "worktree", "add", "-q", str(other))
+    (other / "go").touch()
+    first = start_repro(slow)
+    quick = {"DATAVC_CORE_LOCKTIMEOUT": "0"}
+    datavc(other, "repro", env=quick)  # side by side with the first
+    assert (other / "out.txt").read_text() == "made\n"
+    gc = datavc(other, "gc", "-f", check=False, env=quick)
+    assert gc.returncode == 1
+    assert f"(pid {first.pid}, 'git datavc repro') holds the repository lock" in gc.stderr
+    assert "would delete" in datavc(other, "gc", "--dry", env=quick).stderr
+    (slow / "go").touch()
+    assert first.wait(60) == 0
+    datavc(other, "gc", "-f", env=quick)
+
+
 def test_a_stage_may_run_git_datavc_inside_its_repro(repo: Path) -> None:
     """The stage's process runs inside repro's lock instead of waiting for it."""
     (repo / "datavc.yaml").write_text(yaml.safe_dump({"stages": {"s": {
