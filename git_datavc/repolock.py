@@ -7,9 +7,9 @@ post-checkout, post-merge and post-rewrite hooks when they have work) hold their
 writes. It is per worktree, as `datavc.lock` and the workspace are: experiments run their
 `repro`s side by side in worktrees of their own. `gc`, which deletes from the cache all
 worktrees share, takes every worktree's lock. Readers (status, diff, ls-files, push) take
-none. Nor do git's filter process and the pre-commit hook: like git's
-own object writes, theirs are atomic additions of content-addressed objects while git holds
-its index.lock, so a `git add` never waits for a long `repro`.
+none. Nor do git's filter process and the pre-commit hook: like git's own object writes,
+theirs are atomic additions of content-addressed objects while git holds its index.lock,
+so a `git add` never waits for a long `repro`.
 
 The lock is an flock(2), which the kernel drops when its holder dies, even by kill -9. The
 file says who holds it (pid, host, start, command) for the message of whoever waits. Where
