@@ -17,9 +17,10 @@ DEFAULTS = {
     "core.threshold": "10M",
     "cache.type": "reflink,copy",
     "cache.protected": "false",
+    "core.locktimeout": "5",
 }
 # Environment overrides for the simple keys: DATAVC_CORE_THRESHOLD=1M sets core.threshold.
-ENV_KEYS = ("core.remote", "core.autotrack", "core.threshold",
+ENV_KEYS = ("core.remote", "core.autotrack", "core.threshold", "core.locktimeout",
             "cache.dir", "cache.type", "cache.protected")
 # Credentials are read from config.local (or the environment), never from the committed file.
 SECRET_KEYS = ("accesskeyid", "secretaccesskey")
@@ -57,6 +58,16 @@ class Settings:
     @property
     def protected(self) -> bool:
         return parse_bool(self.get("cache.protected") or "false", "cache.protected")
+
+    @property
+    def lock_timeout(self) -> float:
+        """Seconds a writer waits for the repository lock; negative: as long as it takes."""
+        text = self.get("core.lockTimeout") or "5"
+        try:
+            return float(text)
+        except ValueError:
+            raise DatavcError(f"core.lockTimeout must be a number of seconds, not {text!r}"
+                              ) from None
 
     def cache_dir(self, default: Path) -> Path:
         value = self.get("cache.dir")

@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     p = add("commit", "record the current contents of tracked outs in their metafiles, "
             "and of pipeline stages in datavc.lock")
     p.add_argument("targets", nargs="*", metavar="TARGET")
+    p.add_argument("-f", "--force", action="store_true",
+                   help="accepted for `dvc commit -f`: commit never asks before recording")
     p = add("unprotect", "replace linked workspace files by writable copies")
     p.add_argument("targets", nargs="+", metavar="PATH")
     p = add("diff", "data files added, modified, deleted between commits")
@@ -472,6 +474,28 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
     return lambda: plumbing.merge_driver(args.base, args.ours, args.theirs, args.path)
 
 
+# Commands that write the cache, metafiles, datavc.lock or the workspace: they hold their
+# worktree's lock (git_datavc/repolock.py) while they run.
+WRITERS = {"add", "checkout", "commit", "unprotect", "repro", "import-dvc", "fetch", "pull",
+           "gc", "migrate"}
+
+
+def _writes(args: argparse.Namespace) -> bool:
+    if args.command == "exp":  # exp run works in worktrees of its own, each repro locks its own
+        return bool(args.action == "apply")
+    dry = (args.command in ("repro", "gc") and args.dry) or \
+        (args.command == "import-dvc" and args.dry_run) or \
+        (args.command == "migrate" and args.action == "info")
+    return args.command in WRITERS and not dry
+
+
+def _command_line(argv: Sequence[str]) -> str:
+    import shlex
+
+    line = shlex.join(["git", "datavc", *argv])
+    return line if len(line) <= 80 else line[:77] + "..."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["hook"] and len(argv) >= 2 and not argv[1].startswith("-"):  # hot path: skip building the whole parser
@@ -481,7 +505,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .errors import DatavcError
 
     try:
-        return _dispatch(args)()
+        command = _dispatch(args)
+        if not _writes(args):
+            return command()
+        from . import git, repolock
+
+        with repolock.hold_repo(git.find_repo(), _command_line(argv)):
+            return command()
     except DatavcError as e:
         _debug_traceback()
         from . import output

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 
 from .. import config, git, output
 from ..cache import Cache
 from ..errors import DatavcError
-from ..needs import Needed
+from ..needs import Needed, worktree_roots
+from ..repolock import hold_repo
 from ..gc import Keep, collect, kept_objects, remote_doomed
 
 
 def run(keep: Keep, cloud: bool, force: bool, dry: bool) -> int:
     repo = git.find_repo()
+    if dry:
+        return _run(repo, keep, cloud, force, dry)
+    with ExitStack() as locks:  # every worktree's writers add to the cache gc deletes from
+        for root in worktree_roots(repo):
+            locks.enter_context(hold_repo(git.find_repo(root), "git datavc gc"))
+        return _run(repo, keep, cloud, force, dry)
+
+
+def _run(repo: git.Repo, keep: Keep, cloud: bool, force: bool, dry: bool) -> int:
     settings = config.load(repo.root)
     cache = Cache(config.cache_root(repo, settings))
     kept = kept_objects(repo, cache, keep)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, ContextManager, Sequence
 
 if TYPE_CHECKING:
     from ..checkout import Report
@@ -46,8 +46,22 @@ def run(name: str, args: Sequence[str]) -> int:
     if os.path.exists(repo.git_dir / "datavc" / "smudged"):
         from ..filterlinks import sync
 
-        sync(repo)
-    return sync_workspace(repo, old, new, everything)
+        with _locked(repo, name):
+            sync(repo)
+    old = _commit_or_empty(repo, old)
+    changed = _changed(repo, old, new)
+    if not changed and not everything:
+        return 0
+    with _locked(repo, name):
+        return sync_workspace(repo, old, changed, everything)
+
+
+def _locked(repo: Repo, name: str) -> ContextManager[None]:
+    """The repository lock, taken only once a hook knows it has work to do."""
+    from ..repolock import hold_repo
+
+    return hold_repo(repo, f"git {name} hook", "the data files were not updated: run "
+                     "`git datavc checkout` once it has finished")
 
 
 def _range(repo: Repo, name: str, args: list[str]) -> tuple[str, str, bool]:
@@ -73,17 +87,24 @@ def _range(repo: Repo, name: str, args: list[str]) -> tuple[str, str, bool]:
 LOCK = "datavc.lock"  # pipeline.LOCK, spelled out here: importing pipeline costs yaml
 
 
-def sync_workspace(repo: Repo, old: str, new: str, everything: bool) -> int:
+def _changed(repo: Repo, old: str, new: str) -> list[tuple[str, str]]:
+    """(status, path) of the metafiles and the lock that differ between old and new."""
     from .. import metafile
 
-    if not old or old == NULL_SHA or not repo.git("rev-parse", "-q", "--verify", old + "^{commit}",
-                                                  check=False).strip():
-        old = EMPTY_TREE
     changed = repo.git("diff", "--name-status", "-z", "--no-renames", old, new, "--",
                        "*" + metafile.SUFFIX, ":(top)" + LOCK, check=False).split(b"\0")
-    pairs = [(changed[i].decode(), changed[i + 1].decode()) for i in range(0, len(changed) - 1, 2)]
-    if not pairs and not everything:
-        return 0
+    return [(changed[i].decode(), changed[i + 1].decode()) for i in range(0, len(changed) - 1, 2)]
+
+
+def _commit_or_empty(repo: Repo, old: str) -> str:
+    if not old or old == NULL_SHA or not repo.git("rev-parse", "-q", "--verify", old + "^{commit}",
+                                                  check=False).strip():
+        return EMPTY_TREE
+    return old
+
+
+def sync_workspace(repo: Repo, old: str, pairs: list[tuple[str, str]], everything: bool) -> int:
+    """Check out what `pairs` (from `_changed`) name; `everything`: every metafile."""
     from ..checkout import checkout
     from ..commands.checkout import print_report
     from ..workspace import Workspace, metafiles_in

@@ -59,7 +59,8 @@ def dvc(dvc_path: Path) -> Dvc:
 
 def files_of(top: Path, git_dir: bool = True) -> dict[str, bytes]:
     """Every file below `top` (and in .git unless not `git_dir`) with its bytes, but the
-    stat cache any command opens: what a dry run must not change."""
+    stat cache any command opens and the repository lock any writer takes (left empty):
+    what a dry run must not change."""
     found = {}
     for folder, dirs, names in os.walk(top):
         if not git_dir and ".git" in dirs:
@@ -67,7 +68,8 @@ def files_of(top: Path, git_dir: bool = True) -> dict[str, bytes]:
         for name in names:
             path = Path(folder) / name
             rel = str(path.relative_to(top))
-            if not path.is_symlink() and not rel.startswith(".git/datavc/state.db"):
+            if not path.is_symlink() and not rel.startswith(".git/datavc/state.db") \
+                    and rel != ".git/datavc/lock":
                 found[rel] = path.read_bytes()
     return found
 
