@@ -111,6 +111,12 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("-d", "--default", action="store_true", help="make it the default remote")
     q.add_argument("--local", action="store_true", help="in .datavc/config.local")
     q.add_argument("-f", "--force", action="store_true", help="replace an existing remote")
+    q.add_argument("--layout", choices=("1", "2"), default=None,
+                   help="2: chunks in packs, only what changed is stored and moved "
+                        "(docs/remote-layout.md); default 1, whole objects")
+    q = rsub.add_parser("upgrade", help="convert a remote to layout 2 (chunks in packs)")
+    q.add_argument("name", nargs="?", help="default: core.remote")
+    q.add_argument("-j", "--jobs", type=int, default=0)
     q = rsub.add_parser("remove", help="remove a remote")
     q.add_argument("name")
     q.add_argument("--local", action="store_true")
@@ -284,7 +290,10 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
         from .commands import remote
         a = args.action
         if a == "add":
-            return lambda: remote.add(args.name, args.url, args.default, args.local, args.force)
+            return lambda: remote.add(args.name, args.url, args.default, args.local, args.force,
+                                      args.layout)
+        if a == "upgrade":
+            return lambda: remote.upgrade(args.name, args.jobs)
         if a == "remove":
             return lambda: remote.remove(args.name, args.local)
         if a == "list":

@@ -33,11 +33,11 @@ def run(keep: Keep, cloud: bool, force: bool, dry: bool) -> int:
 
 def _gc_remote(cache: Cache, settings: config.Settings, kept: Needed, force: bool,
                dry: bool) -> None:
-    from ..sync import remote_name
+    from ..sync import INDEX_CACHE, remote_name
     from ..remotes import SWEEP_AFTER, open_remote
 
     name = remote_name(settings, None)
-    remote = open_remote(name, settings)
+    remote = open_remote(name, settings, cache.root / INDEX_CACHE)
     try:
         doomed = remote_doomed(cache, remote, kept)
         if dry:
