@@ -234,6 +234,7 @@ def _write_index(remote: PackedRemote, packer: _Packer, chunk_lists: dict[str, l
     result.sent += packer.sent
     if packer.error is not None:
         result.error, result.hint = packer.error.message, packer.error.hint
+    _drop_vanished(remote, packer, new, result)
     if not new.objects:
         return result
     name, data = encode_index(new)
@@ -248,6 +249,25 @@ def _write_index(remote: PackedRemote, packer: _Packer, chunk_lists: dict[str, l
     result.transferred += len(new.objects)
     result.bytes += sum(sizes[oid] for oid in new.objects)
     return result
+
+
+def _drop_vanished(remote: PackedRemote, packer: _Packer, new: Index, result: Result) -> None:
+    """Leave out of the index objects that reuse a pack gone since the indexes were read
+    (a `gc --cloud` of another clone deleted it): they fail, and a rerun uploads them."""
+    mine = {e.pack for e in packer.placed.values()}
+    reused = {e.pack for e in new.blobs.values()} - mine
+    if not reused:
+        return
+    there = {k.key[len("packs/"):-len(".pack")] for k in remote.backend.list_keys("packs")}
+    gone = reused - there
+    for oid in [o for o, chunks in new.objects.items()
+                if any(new.blobs[b].pack in gone for b in chunks or [o.removesuffix(".dir")])]:
+        del new.objects[oid]
+        result.failures.append((oid, f"object {oid} reused chunks of a pack deleted by "
+                                     "gc --cloud during the push; rerun push"))
+    live = {b for o, chunks in new.objects.items() for b in chunks or [o.removesuffix(".dir")]}
+    for blob in [b for b in new.blobs if b not in live]:
+        del new.blobs[blob]
 
 
 def _size(path: str) -> int:

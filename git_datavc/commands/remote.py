@@ -9,7 +9,7 @@ from .. import config, git, output
 from ..errors import DatavcError, UsageError
 
 KEYS = ("url", "endpointurl", "jobs", "accesskeyid", "secretaccesskey", "region", "profile",
-        "user", "port", "keyfile", "knownhostsfile", "stricthostkeychecking", "layout")
+        "user", "port", "keyfile", "knownhostsfile", "stricthostkeychecking", "layout", "gcgrace")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
