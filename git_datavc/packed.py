@@ -38,7 +38,14 @@ def wrap(backend: Remote, settings: Settings, index_cache: Path | None = None) -
     wanted = (settings.get(f"remote.{backend.name}.layout") or "1").strip()
     if wanted not in ("1", "2"):
         raise RemoteError(f"remote.{backend.name}.layout must be 1 or 2, not {wanted!r}")
-    found = read_layout(backend)
+    try:
+        found = read_layout(backend)
+    except RemoteError as e:
+        if wanted == "2" or "layout" in e.message:
+            raise
+        # Unreachable, no bucket, no access: the first real call reports it in its own
+        # words (opening a remote itself never failed for these).
+        return backend
     if found == 1 and wanted == "1":
         return backend
     return PackedRemote(backend, index_cache, marker_pending=found == 1)
