@@ -314,3 +314,43 @@ def test_gc_cloud_keeps_a_pack_a_concurrent_push_reuses(repo: Path, shared: Stor
     third, _ = clone(repo, shared, "third")
     git(third, "checkout", "-q", "branch-a")
     assert (third / "m.bin").read_bytes() == v2
+
+
+def test_a_push_killed_midway_leaves_a_readable_remote_that_gc_cleans(
+        repo: Path, local: Store) -> None:
+    import signal
+    import time
+
+    small = content("small", 3000)
+    (repo / "small.bin").write_bytes(small)
+    connect_v2(repo, local)
+    commit_all(repo, "small")
+    git(repo, "tag", "first")
+    datavc(repo, "push")
+    before = set(remote_keys(local, "packs"))
+    (repo / "huge.bin").write_bytes(big("huge", 160 * MIB))
+    commit_all(repo, "huge")
+    push = subprocess.Popen(["git", "datavc", "push"], cwd=repo, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(remote_keys(local, "packs")) <= len(before) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(push.pid, signal.SIGKILL)
+    push.wait()
+    leftover = set(remote_keys(local, "packs")) - before
+    assert leftover, "the push wrote no pack before it was killed"
+    assert len(remote_keys(local, "index")) == 1, "the index goes last: none was written"
+
+    fresh = repo.parent / "fresh"
+    git(repo.parent, "clone", "-q", "--no-checkout", str(repo), "fresh")
+    write_local(fresh, local)
+    git(fresh, "checkout", "-q", "first")
+    assert (fresh / "small.bin").read_bytes() == small
+
+    git(repo, "config", "-f", ".datavc/config.local", f"remote.{NAME}.gcgrace", "0")
+    gc_cloud(repo)                  # marks the leftovers
+    gc_cloud(repo)                  # deletes them
+    assert set(remote_keys(local, "packs")) == before
+    datavc(repo, "push")            # a rerun pushes everything
+    fresh2, _ = clone(repo, local, "fresh2")
+    assert (fresh2 / "huge.bin").read_bytes() == big("huge", 160 * MIB)
