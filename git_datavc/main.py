@@ -182,6 +182,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = add("verify", "re-hash the cache and report corrupt objects")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
+    p.add_argument("--remote", metavar="NAME", nargs="?", const="", default=None,
+                   help="instead read back every object of the remote (default: core.remote) "
+                        "and name those a corrupt chunk or a missing pack breaks")
     p = add("import-dvc", "convert a DVC repository: .dvc files to .datavc, dvc.lock to "
                           "datavc.lock, DVC's objects (md5-checked) into the cache")
     p.add_argument("-n", "--dry-run", action="store_true", help="check and report, write nothing")
@@ -333,7 +336,7 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
                                     args.name_only, args.json)
     if c == "verify":
         from .commands import verify
-        return lambda: verify.run(args.jobs)
+        return lambda: verify.run(args.jobs, args.remote)
     if c == "demo":
         from .commands import demo
         return lambda: demo.run(args.keep)

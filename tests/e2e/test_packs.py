@@ -110,6 +110,7 @@ def test_many_small_files_take_a_few_packs(repo: Path, store: Store) -> None:
     datavc(repo, "push")
     assert len(remote_keys(store, "packs")) == 1
     assert len(remote_keys(store, "index")) == 1
+    assert "600 objects on remote" in datavc(repo, "verify", "--remote").stdout
     again = datavc(repo, "push").stderr
     assert "push 0 objects" in again
     fresh, _ = clone(repo, store)
@@ -142,6 +143,10 @@ def test_corrupt_chunk_is_named_and_never_enters_the_cache(repo: Path, local: St
                      result.stderr), result.stderr
     assert b3(data) in result.stderr
     assert not cache_object(fresh, b3(data)).exists()
+    report = datavc(fresh, "verify", "--remote", check=False)
+    assert report.returncode == 1 and "Traceback" not in report.stderr
+    assert f"broken: {b3(data)}: chunk" in report.stderr, report.stderr
+    assert "1 of 1 objects on remote" in report.stderr
     tmp = fresh / ".git" / "datavc" / "cache" / "tmp"
     assert not tmp.is_dir() or not list(tmp.iterdir())
 
@@ -161,6 +166,8 @@ def test_missing_pack_names_the_objects(repo: Path, local: Store) -> None:
     result = datavc(fresh, "fetch", check=False)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "is missing from remote" in result.stderr and b3(data) in result.stderr, result.stderr
+    report = datavc(fresh, "verify", "--remote", check=False)
+    assert report.returncode == 1 and f"broken: {b3(data)}: pack" in report.stderr
 
 
 @pytest.fixture(params=["local", "s3"])
