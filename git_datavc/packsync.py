@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 PACKS_IN_FLIGHT = 4         # packs built or uploading at once: memory is ~2x this x 16 MiB
 READS_IN_FLIGHT = 8         # range reads at once (each up to packs.RANGE_MAX bytes)
 LARGE_BATCH = 16            # large objects rebuilt at once (a temp file each)
+SMALL_BATCH = 64 << 20      # bytes of small objects held in memory until stored
 RETRIES = 3
 BACKOFF = 0.5
 T = TypeVar("T")
@@ -372,8 +373,8 @@ def fetch(cache: Cache, remote: PackedRemote, oids: list[str], jobs: int = 0) ->
     result.present = len(set(oids)) - len(todo)
     if not todo:
         return result
+    before = remote.index_bytes     # what reading the indexes costs counts as received
     index = remote.index()
-    before = remote.index_bytes
     loose = [oid for oid in todo if oid not in index.objects]
     packed = [oid for oid in todo if oid in index.objects]
     if loose:       # stored whole under files/ (layout 1, or not converted yet)
@@ -387,14 +388,34 @@ def fetch(cache: Cache, remote: PackedRemote, oids: list[str], jobs: int = 0) ->
         large = [o for o in packed if index.objects[o]]
         with transfer._progress(f"fetch from {remote.name}",
                                 sum(index.size_of(o) for o in packed), "B") as bar:
-            if small:
-                _fetch_batch(cache, remote, index, small, sources, jobs or remote.jobs,
+            for batch in _small_batches(index, small):
+                _fetch_batch(cache, remote, index, batch, sources, jobs or remote.jobs,
                              result, bar)
             for i in range(0, len(large), LARGE_BATCH):
                 _fetch_batch(cache, remote, index, large[i:i + LARGE_BATCH], sources,
                              jobs or remote.jobs, result, bar)
     result.sent += remote.index_bytes - before
     return result
+
+
+def _small_batches(index: Index, oids: list[str]) -> Iterator[list[str]]:
+    """Whole objects in pack order, in batches of about SMALL_BATCH bytes: each batch's
+    bytes wait in memory until it is stored, and neighbours in a pack stay together, so
+    their reads still coalesce."""
+    def place(oid: str) -> tuple[str, int]:
+        entry = index.blobs[oid.removesuffix(".dir")]
+        return entry.pack, entry.offset
+
+    batch: list[str] = []
+    size = 0
+    for oid in sorted(oids, key=place):
+        batch.append(oid)
+        size += index.size_of(oid)
+        if size >= SMALL_BATCH:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def _local_chunks(cache: Cache, index: Index, exclude: set[str]) -> dict[str, tuple[str, int]]:

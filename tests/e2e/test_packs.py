@@ -361,3 +361,40 @@ def test_a_push_killed_midway_leaves_a_readable_remote_that_gc_cleans(
     datavc(repo, "push")            # a rerun pushes everything
     fresh2, _ = clone(repo, local, "fresh2")
     assert (fresh2 / "huge.bin").read_bytes() == big("huge", 160 * MIB)
+
+
+def test_one_file_of_a_pack_costs_its_range_and_batches_stay_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process on a local directory: fetching one small object of 2,000 in a pack reads
+    its bytes (and the index) only; a fetch of all of them in many small batches gets
+    every one intact."""
+    from git_datavc import packsync
+    from git_datavc.config import Settings
+
+    settings = Settings(tmp_path, {"remote.o.url": str(tmp_path / "remote"),
+                                   "remote.o.layout": "2"})
+    source = Cache(tmp_path / "source")
+    with source.writer() as w:
+        blobs = {w.add_chunks([content(f"x{i}", 2000 + i)])[0]: content(f"x{i}", 2000 + i)
+                 for i in range(2000)}
+    remote = open_remote("o", settings)
+    try:
+        assert transfer.push(source, remote, list(blobs)).ok
+    finally:
+        remote.close()
+    one = sorted(blobs)[1234]
+    for batch_bytes, name in ((1 << 30, "one"), (50_000, "all")):
+        monkeypatch.setattr(packsync, "SMALL_BATCH", batch_bytes)
+        cache = Cache(tmp_path / name)
+        remote = open_remote("o", settings)
+        try:
+            wanted = [one] if name == "one" else list(blobs)
+            result = transfer.fetch(cache, remote, wanted)
+        finally:
+            remote.close()
+        assert result.ok and result.transferred == len(wanted), result.failures
+        index_bytes = sum(p.stat().st_size for p in (tmp_path / "remote" / "index").iterdir())
+        if name == "one":
+            assert result.sent - index_bytes == len(blobs[one])
+        for oid in wanted:
+            assert cache.path(oid).read_bytes() == blobs[oid]
