@@ -2,7 +2,8 @@
 
 Phase 1 (`drop`, `mark`): the objects to delete leave the indexes: one new index holding
 every other object of the indexes read (with the blobs it needs) is written, then the
-indexes it replaces are deleted. Packs that no index now refers to, and that are older
+indexes it replaces are deleted; the live blobs of packs more than half dead are copied
+into new packs first, and the new index points at the copies. Packs that no index now refers to, and that are older
 than the grace period, are *marked*: a file `gc/mark-….json` names them, with the time.
 Nothing is deleted yet.
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from .packed import PackedRemote
 
 GRACE = 3600.0
+REPACK_AT = 0.5     # a pack more than half dead has its live blobs copied to a new pack
 MARKS = "gc"
 
 
@@ -71,12 +73,54 @@ def drop(remote: PackedRemote, oids: list[str]) -> None:
             kept.objects[oid] = chunks
             for blob in chunks or [oid.removesuffix(".dir")]:
                 kept.blobs.setdefault(blob, index.blobs[blob])
+    _repack(remote, kept)
     new = ""
     if kept.objects:
         new, data = encode_index(kept)
         remote.backend.put_bytes(index_key(new), data)
     remote.backend.delete_keys(index_key(name) for name in sorted(indexes) if name != new)
     remote.index(refresh=True)
+
+
+def _repack(remote: PackedRemote, kept: Index) -> None:
+    """Copy the live blobs of packs mostly dead (over REPACK_AT of their bytes) into new
+    packs, and point `kept` at the copies; the old packs then lose their last reference
+    and go the way of unreferenced packs (marked, later deleted, unless a concurrent push
+    refers to them)."""
+    from .packs import PACK_TARGET, Entry, build_pack, coalesce
+    from .packsync import _read_span, retrying
+    from .packs import blob_bytes
+
+    sizes = {_pack_name(k.key): k.size for k in remote.backend.list_keys("packs")}
+    live: dict[str, int] = {}
+    for entry in kept.blobs.values():
+        live[entry.pack] = live.get(entry.pack, 0) + entry.length
+    sparse = {p for p, n in live.items() if p in sizes and n < sizes[p] * (1 - REPACK_AT)}
+    if not sparse:
+        return
+    moving = [(b, e) for b, e in kept.blobs.items() if e.pack in sparse]
+    batch: list[tuple[str, bytes]] = []
+
+    def flush() -> None:
+        name, data, places = build_pack(batch)
+        retrying(lambda: remote.backend.put_bytes(pack_key(name), data))
+        for blob, (offset, length, size, packed) in places.items():
+            kept.blobs[blob] = Entry(name, offset, length, size, packed)
+        batch.clear()
+
+    held = 0
+    for span in coalesce(moving):
+        data = _read_span(remote, span)
+        for blob, entry in span.blobs:
+            start = entry.offset - span.offset
+            raw = blob_bytes(blob, entry, data[start:start + entry.length])
+            batch.append((blob, raw))
+            held += len(raw)
+            if held >= PACK_TARGET:
+                flush()
+                held = 0
+    if batch:
+        flush()
 
 
 def referenced(remote: PackedRemote) -> set[str]:

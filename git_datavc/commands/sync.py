@@ -24,7 +24,7 @@ def savings(verb: str, sent: int, logical: int) -> str:
     """`push: 1.2 MiB of 1.0 GiB sent (99.9% already on the remote)`: what a layout-2 remote
     saved by moving only the chunks the other side lacked."""
     moved, where = ("sent", "on the remote") if verb == "push" else \
-        ("received", "on the remote or in the cache")
+        ("received", "in the cache")
     saved = max(0.0, 100.0 * (1 - sent / logical)) if logical else 0.0
     return (f"datavc: {verb}: {output.human_size(sent)} of {output.human_size(logical)} "
             f"{moved} ({saved:.1f}% already {where})")

@@ -398,3 +398,26 @@ def test_one_file_of_a_pack_costs_its_range_and_batches_stay_whole(
             assert result.sent - index_bytes == len(blobs[one])
         for oid in wanted:
             assert cache.path(oid).read_bytes() == blobs[oid]
+
+
+def test_gc_cloud_rewrites_a_mostly_dead_pack(repo: Path, shared: Store) -> None:
+    keep, drop = big("keep", 2 * MIB), big("drop", 3 * MIB)
+    (repo / "keep.bin").write_bytes(keep)
+    (repo / "drop.bin").write_bytes(drop)
+    connect_v2(repo, shared)
+    commit_all(repo, "both")
+    datavc(repo, "push")
+    (old,) = remote_keys(shared, "packs")
+    (repo / "drop.bin").unlink()
+    commit_all(repo, "drop one")
+    git(repo, "config", "-f", ".datavc/config.local", f"remote.{NAME}.gcgrace", "0")
+    gc_cloud(repo)                  # copies keep's chunks to a new pack, marks the old one
+    packs = remote_keys(shared, "packs")
+    assert old in packs and len(packs) == 2
+    gc_cloud(repo)
+    packs = remote_keys(shared, "packs")
+    assert old not in packs and len(packs) == 1
+    assert 2 * MIB <= sum(packs.values()) < 2 * MIB + 64 * 1024
+    fresh, _ = clone(repo, shared)
+    assert (fresh / "keep.bin").read_bytes() == keep
+    assert "1 objects on remote" in datavc(fresh, "verify", "--remote").stdout
