@@ -15,6 +15,7 @@ own id before it enters the cache.
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import threading
@@ -289,6 +290,7 @@ class _Target:
     fd: int = -1
     missing: set[int] = field(default_factory=set)     # offsets not written yet
     error: str = ""
+    local: bool = False     # some chunks were copied from objects in the cache
 
 
 class _Rebuild:
@@ -435,6 +437,7 @@ def _fetch_batch(cache: Cache, remote: PackedRemote, index: Index, oids: list[st
                  bar: object) -> None:
     rebuild = _Rebuild(remote, index, result)
     targets = []
+    retry: list[str] = []
     try:
         for oid in oids:
             target = _Target(oid, index.size_of(oid))
@@ -444,42 +447,97 @@ def _fetch_batch(cache: Cache, remote: PackedRemote, index: Index, oids: list[st
                 os.ftruncate(fd, target.size)
             rebuild.want(target, index.chunks_of(oid))
             targets.append(target)
-        remote_blobs = []
-        for blob in rebuild.wants:
-            if not (blob in sources and _copy_local(cache, index, rebuild, blob, sources[blob])):
-                remote_blobs.append((blob, index.blobs[blob]))
+        if sources:
+            for target in targets:
+                if target.fd >= 0:
+                    _copy_local(cache, index, target, sources)
+        remote_blobs = [(blob, index.blobs[blob]) for blob, places in rebuild.wants.items()
+                        if any(offset in target.missing for target, offset in places)]
         rebuild.read_spans(coalesce(remote_blobs), jobs, bar)
-        _publish(cache, remote, rebuild, targets, result)
+        retry = _publish(cache, remote, rebuild, targets, result)
     finally:
         for target in targets:
             if target.fd >= 0:
                 os.close(target.fd)
             if target.path:
                 unlink_quietly(target.path)
+    if retry:
+        _fetch_batch(cache, remote, index, retry, {}, jobs, result, bar)
 
 
-def _copy_local(cache: Cache, index: Index, rebuild: _Rebuild, blob: str,
-                source: tuple[str, int]) -> bool:
-    """Copy a chunk out of an object the cache holds; False if it is not what it should
-    be (a damaged cache file), so it is fetched instead."""
-    oid, offset = source
-    size = index.blobs[blob].size
+def _copy_local(cache: Cache, index: Index, target: _Target,
+                sources: dict[str, tuple[str, int]]) -> None:
+    """Fill `target` with the chunks that objects in the cache already hold: runs of
+    chunks that follow each other in both objects are copied in one call (copy_file_range:
+    no bytes through Python). Cache objects were checked when they entered the cache, and
+    the rebuilt object's own hash is checked before it is stored, so a damaged cache file
+    cannot slip through (`_publish` then fetches the object again from the remote alone)."""
+    runs: list[_Run] = []
+    offset = 0
+    for blob in index.objects[target.oid]:
+        size = index.blobs[blob].size
+        if blob in sources:
+            src, src_offset = sources[blob]
+            last = runs[-1] if runs else None
+            if last and last.src == src and last.src_offset + last.length == src_offset \
+                    and last.offset + last.length == offset:
+                last.length += size
+                last.starts.append(offset)
+            else:
+                runs.append(_Run(src, src_offset, offset, size, [offset]))
+        offset += size
+    for run in runs:
+        try:
+            fd = os.open(cache.path_str(run.src), os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            _copy_range(fd, run.src_offset, target.fd, run.offset, run.length)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        target.missing.difference_update(run.starts)
+        target.local = True
+
+
+@dataclass
+class _Run:
+    """Chunks that follow each other in a cache object and in the object being rebuilt."""
+    src: str
+    src_offset: int
+    offset: int
+    length: int
+    starts: list[int]
+
+
+def _copy_range(src: int, src_offset: int, dst: int, dst_offset: int, length: int) -> None:
+    done = 0
     try:
-        with open(cache.path_str(oid), "rb") as f:
-            f.seek(offset)
-            data = f.read(size)
-    except OSError:
-        return False
-    if len(data) != size or hash_bytes(data) != blob:
-        return False
-    rebuild.put(blob, data)
-    return True
+        while done < length:
+            n = os.copy_file_range(src, dst, length - done, src_offset + done, dst_offset + done)
+            if not n:
+                raise OSError(errno.EIO, "short copy")
+            done += n
+        return
+    except OSError as e:
+        if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            raise
+    while done < length:
+        data = os.pread(src, min(8 << 20, length - done), src_offset + done)
+        if not data:
+            raise OSError(errno.EIO, "short read")
+        os.pwrite(dst, data, dst_offset + done)
+        done += len(data)
 
 
 def _publish(cache: Cache, remote: PackedRemote, rebuild: _Rebuild, targets: list[_Target],
-             result: Result) -> None:
+             result: Result) -> list[str]:
+    """Check and store the rebuilt objects; returns those to fetch again from the remote
+    alone (rebuilt with chunks of a cache object that turned out damaged)."""
     from .cache import BATCH_BELOW
 
+    retry: list[str] = []
     writer = cache.writer(auto_flush=False)
     try:
         for t in targets:
@@ -494,6 +552,9 @@ def _publish(cache: Cache, remote: PackedRemote, rebuild: _Rebuild, targets: lis
                 os.close(t.fd)
                 t.fd = -1
                 got, _ = hash_file(t.path)
+                if got != t.oid.removesuffix(".dir") and t.local:
+                    retry.append(t.oid)     # a damaged cache object lent it chunks
+                    continue
                 if got != t.oid.removesuffix(".dir"):
                     result.failures.append((t.oid, f"object {t.oid} rebuilt from remote "
                                             f"{remote.name!r} is corrupt (hashes to "
@@ -513,6 +574,7 @@ def _publish(cache: Cache, remote: PackedRemote, rebuild: _Rebuild, targets: lis
         writer.flush()
     if rebuild.stop is not None and not result.error:
         result.error, result.hint = rebuild.stop.message, rebuild.stop.hint
+    return retry
 
 
 # -- single objects (the Remote protocol's read_small and download) -------------------------

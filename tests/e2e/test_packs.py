@@ -421,3 +421,29 @@ def test_gc_cloud_rewrites_a_mostly_dead_pack(repo: Path, shared: Store) -> None
     fresh, _ = clone(repo, shared)
     assert (fresh / "keep.bin").read_bytes() == keep
     assert "1 objects on remote" in datavc(fresh, "verify", "--remote").stdout
+
+
+def test_a_damaged_cache_object_lends_no_chunks(tmp_path: Path, repo: Path,
+                                                local: Store) -> None:
+    v1 = big("d1", 8 * MIB)
+    (repo / "m.bin").write_bytes(v1)
+    connect_v2(repo, local)
+    commit_all(repo, "v1")
+    git(repo, "tag", "v1")
+    datavc(repo, "push")
+    v2 = edit_middle(v1, "d2")
+    (repo / "m.bin").write_bytes(v2)
+    commit_all(repo, "v2")
+    datavc(repo, "push")
+    at_v1 = tmp_path / "at_v1"
+    git(tmp_path, "clone", "-q", "--no-checkout", str(repo), "at_v1")
+    git(at_v1, "checkout", "-q", "v1")
+    held = cache_object(at_v1, b3(v1))
+    held.chmod(0o644)
+    with open(held, "r+b") as f:      # damage v1 where v2 is the same
+        f.seek(MIB)
+        f.write(b"\0" * 100)
+    out = datavc(at_v1, "fetch", "--all-branches").stderr
+    assert cache_object(at_v1, b3(v2)).read_bytes() == v2, out
+    received, _ = sent(out, "fetch")
+    assert received > 7, out          # fetched whole from the remote the second time
