@@ -111,7 +111,6 @@ class _Packer:
                 self.sent += len(data)
                 for blob, (offset, length, size, packed) in places.items():
                     self.placed[blob] = Entry(name, offset, length, size, packed)
-                self.bar.update(sum(len(d) for _, d in batch))  # type: ignore[attr-defined]
         except DatavcError as e:
             with self.lock:
                 if self.error is None:
@@ -188,6 +187,7 @@ def _push(remote: PackedRemote, items: list[tuple[str, str]], jobs: int, result:
                 try:
                     with opener(oid, path) as readable:
                         chunk_lists[oid], sizes[oid] = _pack_object(packer, oid, readable)
+                    bar.update(sizes[oid])     # bytes read and cut, sent or found there
                 except (CorruptObject, ObjectMissing) as e:
                     result.failures.append((oid, e.message))
                 except RemoteError as e:
@@ -355,7 +355,8 @@ class _Rebuild:
                     self.put(blob, blob_bytes(blob, entry, data[start:start + entry.length]))
                 except CorruptObject as e:
                     self.fail([blob], e.message)
-            bar.update(len(data))  # type: ignore[attr-defined]
+            bar.update(sum(e.size * len(self.wants.get(b, ()))  # type: ignore[attr-defined]
+                           for b, e in span.blobs))
 
         if len(spans) <= 1:
             for span in spans:
@@ -450,7 +451,7 @@ def _fetch_batch(cache: Cache, remote: PackedRemote, index: Index, oids: list[st
         if sources:
             for target in targets:
                 if target.fd >= 0:
-                    _copy_local(cache, index, target, sources)
+                    bar.update(_copy_local(cache, index, target, sources))  # type: ignore
         remote_blobs = [(blob, index.blobs[blob]) for blob, places in rebuild.wants.items()
                         if any(offset in target.missing for target, offset in places)]
         rebuild.read_spans(coalesce(remote_blobs), jobs, bar)
@@ -466,13 +467,15 @@ def _fetch_batch(cache: Cache, remote: PackedRemote, index: Index, oids: list[st
 
 
 def _copy_local(cache: Cache, index: Index, target: _Target,
-                sources: dict[str, tuple[str, int]]) -> None:
+                sources: dict[str, tuple[str, int]]) -> int:
     """Fill `target` with the chunks that objects in the cache already hold: runs of
     chunks that follow each other in both objects are copied in one call (copy_file_range:
     no bytes through Python). Cache objects were checked when they entered the cache, and
     the rebuilt object's own hash is checked before it is stored, so a damaged cache file
-    cannot slip through (`_publish` then fetches the object again from the remote alone)."""
+    cannot slip through (`_publish` then fetches the object again from the remote alone).
+    Returns the bytes copied."""
     runs: list[_Run] = []
+    copied = 0
     offset = 0
     for blob in index.objects[target.oid]:
         size = index.blobs[blob].size
@@ -499,6 +502,8 @@ def _copy_local(cache: Cache, index: Index, target: _Target,
             os.close(fd)
         target.missing.difference_update(run.starts)
         target.local = True
+        copied += run.length
+    return copied
 
 
 @dataclass
