@@ -447,3 +447,25 @@ def test_a_damaged_cache_object_lends_no_chunks(tmp_path: Path, repo: Path,
     assert cache_object(at_v1, b3(v2)).read_bytes() == v2, out
     received, _ = sent(out, "fetch")
     assert received > 7, out          # fetched whole from the remote the second time
+
+
+def test_a_newer_or_unreadable_layout_marker_is_refused(tmp_path: Path) -> None:
+    from git_datavc.config import Settings
+    from git_datavc.errors import RemoteError
+
+    root = tmp_path / "remote"
+    root.mkdir()
+    settings = Settings(tmp_path, {"remote.o.url": str(root)})
+    (root / "datavc-layout").write_text('{"layout": 3}\n')
+    with pytest.raises(RemoteError, match="uses layout 3, newer than this git-datavc"):
+        open_remote("o", settings)
+    (root / "datavc-layout").write_text("garbage")
+    with pytest.raises(RemoteError, match="unreadable layout marker"):
+        open_remote("o", settings)
+    (root / "datavc-layout").write_text('{"layout": 2}\n')
+    remote = open_remote("o", settings)
+    assert getattr(remote, "packed", False)
+    remote.close()
+    bad = Settings(tmp_path, {"remote.o.url": str(root), "remote.o.layout": "7"})
+    with pytest.raises(RemoteError, match="layout must be 1 or 2"):
+        open_remote("o", bad)
