@@ -267,7 +267,7 @@ def report(big: list[dict[str, object]], small: list[dict[str, object]], mib: in
         for r in big:
             lines.append(
                 f"| {r['version']} | {human(r['sent'])} | {human(r['size'])} | "  # type: ignore
-                f"{human(r['stored'])} | {human(r['whole'])} | "  # type: ignore[arg-type]
+                f"{r['stored'] / MIB:.1f} MiB | {human(r['whole'])} | "  # type: ignore
                 f"{human(r['received'])} | {human(r['size'])} | "  # type: ignore[arg-type]
                 f"{r['push_s']:.1f} | {r['pull_s']:.1f} |")
         lines.append("")
