@@ -195,7 +195,7 @@ def counted(remote: object) -> Counter:
     return counter
 
 
-def part_small(work: Path, count: int) -> list[dict[str, object]]:
+def part_small(work: Path, count: int, layouts: list[str]) -> list[dict[str, object]]:
     sys.path.insert(0, str(HERE.parent))
     from tests.servers import MotoServer
 
@@ -209,7 +209,7 @@ def part_small(work: Path, count: int) -> list[dict[str, object]]:
                     for _ in range(count)]
         total = sum(cache.size(o) for o in oids)
         rows = []
-        for layout in ("1", "2"):
+        for layout in layouts:
             bucket = f"bench-layout{layout}"
             server.make_bucket(bucket)
             values = {**server.remote_values("origin", f"s3://{bucket}/data"),
@@ -250,7 +250,8 @@ def progress(msg: str) -> None:
 def report(big: list[dict[str, object]], small: list[dict[str, object]], mib: int) -> str:
     lines = ["# Remote layout 2: chunks in packs vs whole objects", "",
              f"`python3 bench/pack_bench.py --big-mib {mib} --small-count "
-             f"{small[0]['files'] if small else 0} --write-results` "
+             f"{small[0]['files'] if small else 0} "
+             f"--layouts {','.join(str(r['layout']) for r in small) or '-'} --write-results` "
              f"({os.cpu_count()} cores, shared with other jobs).", ""]
     if big:
         lines += [f"## One {human(mib * MIB)} file, local directory remote", "",
@@ -292,6 +293,7 @@ def main() -> None:
     ap.add_argument("--small-count", type=int, default=50_000)
     ap.add_argument("--write-results", action="store_true")
     ap.add_argument("--workdir", default="")
+    ap.add_argument("--layouts", default="1,2", help="part 2: which layouts (1, 2 or 1,2)")
     args = ap.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="pack-bench-"))
     try:
@@ -300,7 +302,8 @@ def main() -> None:
         small_dir.mkdir(parents=True, exist_ok=True)
         big = part_big(big_dir, args.big_mib) if args.big_mib else []
         shutil.rmtree(big_dir, ignore_errors=True)
-        small = part_small(small_dir, args.small_count) if args.small_count else []
+        small = part_small(small_dir, args.small_count, args.layouts.split(",")) \
+            if args.small_count else []
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
