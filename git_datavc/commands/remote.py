@@ -117,12 +117,12 @@ def modify(name: str, key: str, value: str | None, local: bool, unset: bool) -> 
 
 
 def upgrade(name: str | None, jobs: int) -> int:
-    from .. import packsync, sync
+    from .. import packmaint, sync
 
     repo = git.find_repo()
     _, cache, remote = sync.open_named(repo, name)
     try:
-        report = packsync.upgrade(cache, remote, jobs)
+        report = packmaint.upgrade(cache, remote, jobs)
     finally:
         remote.close()
     output.info(f"datavc: remote {remote.name} is layout 2: {report.moved} objects moved into "

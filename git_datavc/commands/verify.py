@@ -32,11 +32,11 @@ def run(jobs: int = 2, remote: str | None = None) -> int:
 def run_remote(name: str | None, jobs: int) -> int:
     """`verify --remote`: read every object of the remote back and check it; name the
     objects a corrupt chunk, a missing pack or a corrupt whole object breaks."""
-    from .. import packsync, sync
+    from .. import packmaint, sync
 
     _, _, remote = sync.open_named(git.find_repo(), name)
     try:
-        report = packsync.verify_remote(remote, jobs)
+        report = packmaint.verify_remote(remote, jobs)
     finally:
         remote.close()
     for oid, why in sorted(report.broken.items()):
