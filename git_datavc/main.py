@@ -137,6 +137,12 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("-d", "--default", action="store_true", help="make it the default remote")
     q.add_argument("--local", action="store_true", help="in .datavc/config.local")
     q.add_argument("-f", "--force", action="store_true", help="replace an existing remote")
+    q.add_argument("--layout", choices=("1", "2"), default=None,
+                   help="2: chunks in packs, only what changed is stored and moved "
+                        "(docs/remote-layout.md); default 1, whole objects")
+    q = rsub.add_parser("upgrade", help="convert a remote to layout 2 (chunks in packs)")
+    q.add_argument("name", nargs="?", help="default: core.remote")
+    q.add_argument("-j", "--jobs", type=int, default=0)
     q = rsub.add_parser("remove", help="remove a remote")
     q.add_argument("name")
     q.add_argument("--local", action="store_true")
@@ -213,6 +219,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = add("verify", "re-hash the cache and report corrupt objects")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
+    p.add_argument("--remote", metavar="NAME", nargs="?", const="", default=None,
+                   help="instead read back every object of the remote (default: core.remote) "
+                        "and name those a corrupt chunk or a missing pack breaks")
     p = add("import-dvc", "convert a DVC repository: .dvc files to .datavc, dvc.lock to "
                           "datavc.lock, DVC's objects (md5-checked) into the cache")
     p.add_argument("-n", "--dry-run", action="store_true", help="check and report, write nothing")
@@ -401,7 +410,10 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
         from .commands import remote
         a = args.action
         if a == "add":
-            return lambda: remote.add(args.name, args.url, args.default, args.local, args.force)
+            return lambda: remote.add(args.name, args.url, args.default, args.local, args.force,
+                                      args.layout)
+        if a == "upgrade":
+            return lambda: remote.upgrade(args.name, args.jobs)
         if a == "remove":
             return lambda: remote.remove(args.name, args.local)
         if a == "list":
@@ -449,7 +461,7 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
                                     args.name_only, args.json)
     if c == "verify":
         from .commands import verify
-        return lambda: verify.run(args.jobs)
+        return lambda: verify.run(args.jobs, args.remote)
     if c == "demo":
         from .commands import demo
         return lambda: demo.run(args.keep)

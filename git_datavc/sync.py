@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from .fetchfilter import FetchFilter
 
 
+INDEX_CACHE = "remote-index"    # copies of layout-2 remotes' indexes, under the cache
+
+
 @dataclass
 class Scope:
     all_branches: bool = False
@@ -42,7 +45,8 @@ def remote_name(settings: config.Settings, name: str | None) -> str:
 def open_named(repo: git.Repo, name: str | None) -> tuple[config.Settings, Cache, Remote]:
     settings = config.load(repo.root)
     cache = Cache(config.cache_root(repo, settings))
-    return settings, cache, open_remote(remote_name(settings, name), settings)
+    return settings, cache, open_remote(remote_name(settings, name), settings,
+                                        cache.root / INDEX_CACHE)
 
 
 def needed(repo: git.Repo, scope: Scope) -> needs.Needed:
@@ -284,7 +288,7 @@ def pre_push(repo: git.Repo, git_remote: str, lines: list[str]) -> str:
     if not wanted.oids:
         return ""
     cache = Cache(config.cache_root(repo, settings))
-    remote = open_remote(name, settings)
+    remote = open_remote(name, settings, cache.root / INDEX_CACHE)
     try:
         result = push_needed(cache, remote, wanted)
     finally:

@@ -47,6 +47,8 @@ class Result:
     error: str = ""                 # the error about the remote that stopped the queue, if any
     hint: str = ""                  # ... and its hint
     left_out: int = 0               # files a partial fetch (fetch.include/exclude) skipped
+    packed: bool = False            # a layout-2 remote: `sent` counts the bytes on the wire
+    sent: int = 0                   # pack, range and index bytes moved (layout 2)
 
     def absorb(self, other: "Result") -> None:
         """Add the counts and failures of a later transfer of the same command."""
@@ -54,6 +56,8 @@ class Result:
         self.bytes += other.bytes
         self.present += other.present
         self.left_out += other.left_out
+        self.sent += other.sent
+        self.packed = self.packed or other.packed
         self.failures += other.failures
         if not self.error:
             self.error, self.hint = other.error, other.hint
@@ -75,6 +79,12 @@ class Result:
 def push(cache: Cache, remote: Remote, oids: Iterable[str], jobs: int = 0) -> Result:
     """Upload the objects of `oids` that the remote lacks."""
     result = Result()
+    if getattr(remote, "packed", False):
+        from . import packsync
+
+        valid = _valid(oids, result)
+        result.absorb(packsync.push(cache, remote, valid, jobs))  # type: ignore[arg-type]
+        return result
     local = []
     for oid in _valid(oids, result):
         if cache.has(oid):
@@ -105,6 +115,11 @@ def fetch(cache: Cache, remote: Remote, oids: Iterable[str], jobs: int = 0) -> R
     """Download the objects of `oids` missing from the cache; each is verified first."""
     result = Result()
     valid = _valid(oids, result)
+    if getattr(remote, "packed", False):
+        from . import packsync
+
+        result.absorb(packsync.fetch(cache, remote, valid, jobs))  # type: ignore[arg-type]
+        return result
     todo = sorted(set(valid) - cache.present(valid))     # no listing of the remote first:
     result.present = len(valid) - len(todo)               # one it lacks fails on its own
     os.makedirs(cache.tmp, exist_ok=True)

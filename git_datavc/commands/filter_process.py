@@ -122,7 +122,7 @@ class _Fetcher:
             from ..remotes import open_remote
 
             try:
-                remote = open_remote(self.name, self.settings)
+                remote = open_remote(self.name, self.settings, self.cache.root / "remote-index")
                 try:
                     result = transfer.fetch(self.cache, remote, wanted)
                 finally:

@@ -44,12 +44,22 @@ def _run(repo: git.Repo, keep: Keep, cloud: bool, force: bool, dry: bool) -> int
 
 def _gc_remote(cache: Cache, settings: config.Settings, kept: Needed, force: bool,
                dry: bool) -> None:
-    from ..sync import remote_name
+    from ..sync import INDEX_CACHE, remote_name
     from ..remotes import SWEEP_AFTER, open_remote
 
     name = remote_name(settings, None)
-    remote = open_remote(name, settings)
+    remote = open_remote(name, settings, cache.root / INDEX_CACHE)
     try:
+        packed = getattr(remote, "packed", False)
+        if packed:
+            from .. import packgc
+
+            grace = packgc.grace(settings, name)
+            swept = packgc.sweep_marks(remote, grace, dry)  # type: ignore[arg-type]
+            if swept.packs:
+                output.info(f"datavc: {'would delete' if dry else 'deleted'} {swept.packs} "
+                            f"packs ({output.human_size(swept.bytes)}) from remote {name}, "
+                            "unreferenced since an earlier gc --cloud")
         doomed = remote_doomed(cache, remote, kept)
         if dry:
             for oid in doomed:
@@ -68,8 +78,20 @@ def _gc_remote(cache: Cache, settings: config.Settings, kept: Needed, force: boo
                 output.info("datavc: nothing deleted from the remote")
                 return
         remote.delete(doomed)
-        swept = remote.sweep(SWEEP_AFTER)
+        leftovers = remote.sweep(SWEEP_AFTER)
         output.info(f"datavc: deleted {len(doomed)} objects from remote {name}"
-                    + (f" and {swept} leftovers of interrupted uploads" if swept else ""))
+                    + (f" and {leftovers} leftovers of interrupted uploads" if leftovers else ""))
+        if packed:
+            marked = packgc.mark(remote, grace)  # type: ignore[arg-type]
+            if marked.packs:
+                output.info(f"datavc: marked {marked.packs} packs "
+                            f"({output.human_size(marked.bytes)}) that nothing refers to; a "
+                            f"gc --cloud run {_duration(grace)} or more from now deletes them")
     finally:
         remote.close()
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} h"
+    return f"{seconds:g} s"

@@ -9,7 +9,7 @@ from .. import config, git, output
 from ..errors import DatavcError, UsageError
 
 KEYS = ("url", "endpointurl", "jobs", "accesskeyid", "secretaccesskey", "region", "profile",
-        "user", "port", "keyfile", "knownhostsfile", "stricthostkeychecking")
+        "user", "port", "keyfile", "knownhostsfile", "stricthostkeychecking", "layout", "gcgrace")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -33,7 +33,8 @@ def _remotes(settings: config.Settings) -> dict[str, dict[str, str]]:
     return remotes
 
 
-def add(name: str, url: str, default: bool, local: bool, force: bool) -> int:
+def add(name: str, url: str, default: bool, local: bool, force: bool,
+        layout: str | None = None) -> int:
     _check_name(name)
     repo = git.find_repo()
     if name in _remotes(config.load(repo.root)) and not force:
@@ -42,6 +43,8 @@ def add(name: str, url: str, default: bool, local: bool, force: bool) -> int:
 
     parse_url(url)  # malformed URLs are refused here, not at the first push
     git.config_set(_file(repo, local), f"remote.{name}.url", url)
+    if layout:
+        git.config_set(_file(repo, local), f"remote.{name}.layout", layout)
     if default:
         git.config_set(_file(repo, local), "core.remote", name)
     output.info(f"datavc: remote {name} -> {url}" + (" (default)" if default else ""))
@@ -111,3 +114,23 @@ def modify(name: str, key: str, value: str | None, local: bool, unset: bool) -> 
     return 0
 
 
+
+
+def upgrade(name: str | None, jobs: int) -> int:
+    from .. import packmaint, sync
+
+    repo = git.find_repo()
+    _, cache, remote = sync.open_named(repo, name)
+    try:
+        report = packmaint.upgrade(cache, remote, jobs)
+    finally:
+        remote.close()
+    output.info(f"datavc: remote {remote.name} is layout 2: {report.moved} objects moved into "
+                f"packs ({output.human_size(report.bytes)} stored as "
+                f"{output.human_size(report.stored)})"
+                + (f", {report.failed} could not be moved" if report.failed else ""))
+    if report.failed:
+        raise DatavcError(f"{report.failed} objects stay whole on remote {remote.name} "
+                          f"(first: {report.first_error})",
+                          "they are still read; rerun `git datavc remote upgrade` to retry")
+    return 0

@@ -19,6 +19,18 @@ def _summary(verb: str, result: Result) -> None:
     output.info(f"datavc: {verb} {result.transferred} objects "
                 f"({output.human_size(result.bytes)}), {result.present} already there"
                 f"{left_out}")
+    if result.packed and result.bytes:
+        output.info(savings(verb, result.sent, result.bytes))
+
+
+def savings(verb: str, sent: int, logical: int) -> str:
+    """`push: 1.2 MiB of 1.0 GiB sent (99.9% already on the remote)`: what a layout-2 remote
+    saved by moving only the chunks the other side lacked."""
+    moved, where = ("sent", "on the remote") if verb == "push" else \
+        ("received", "in the cache")
+    saved = max(0.0, 100.0 * (1 - sent / logical)) if logical else 0.0
+    return (f"datavc: {verb}: {output.human_size(sent)} of {output.human_size(logical)} "
+            f"{moved} ({saved:.1f}% already {where})")
 
 
 def run_push(remote: str | None, scope: sync.Scope, jobs: int, check_all: bool = False) -> int:

@@ -9,7 +9,9 @@ from ..cache import Cache
 from ..errors import CorruptObject
 
 
-def run(jobs: int = 2) -> int:
+def run(jobs: int = 2, remote: str | None = None) -> int:
+    if remote is not None:
+        return run_remote(remote or None, jobs)
     repo = git.find_repo()
     cache = Cache(config.cache_root(repo, config.load(repo.root)))
     oids = list(cache.iter_oids())
@@ -24,4 +26,27 @@ def run(jobs: int = 2) -> int:
             "delete them, then re-add the files or fetch them again from a remote")
     total = sum(cache.size(oid) for oid in oids)
     print(f"datavc: {len(oids)} objects ({output.human_size(total)}) verified, none corrupt")
+    return 0
+
+
+def run_remote(name: str | None, jobs: int) -> int:
+    """`verify --remote`: read every object of the remote back and check it; name the
+    objects a corrupt chunk, a missing pack or a corrupt whole object breaks."""
+    from .. import packmaint, sync
+
+    _, _, remote = sync.open_named(git.find_repo(), name)
+    try:
+        report = packmaint.verify_remote(remote, jobs)
+    finally:
+        remote.close()
+    for oid, why in sorted(report.broken.items()):
+        output.info(f"broken: {oid}: {why}")
+    if report.broken:
+        raise CorruptObject(f"{len(report.broken)} of {report.objects} objects on remote "
+                            f"{remote.name} cannot be read back intact",
+                            "a clone whose cache has them can push them again (layout 1: `git "
+                            "datavc push --check-all`; layout 2 cannot repair a pack in place "
+                            "yet: push them to another remote)")
+    print(f"datavc: {report.objects} objects on remote {remote.name} verified "
+          f"({output.human_size(report.bytes)} read), none corrupt")
     return 0

@@ -71,6 +71,33 @@ class Remote(Protocol):
     def close(self) -> None:
         """Release connections; the remote is not used afterwards."""
 
+    # Named files beside the objects (layout v2: `datavc-layout`, `packs/…`, `index/…`).
+    # Keys are relative to the remote's root, use '/', and never start with `files/`.
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Store `data` under `key`, atomically and durably (temp name + rename, or a PUT)."""
+
+    def get_bytes(self, key: str) -> bytes:
+        """The bytes under `key`; `ObjectMissing` if there are none."""
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        """`length` bytes of `key` from `offset` (fewer only at its end); `ObjectMissing`
+        if `key` is not there. Local: seek and read; S3: a GET with a Range header; SSH: an
+        SFTP seek and read."""
+
+    def list_keys(self, folder: str) -> list[KeyInfo]:
+        """The files directly in `folder` (e.g. "packs"), with size and modification time."""
+
+    def delete_keys(self, keys: Iterable[str]) -> None:
+        """Remove named files; keys that are not there are ignored."""
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    key: str            # "packs/ab….pack"
+    size: int
+    mtime: float        # seconds since the epoch (S3: LastModified)
+
 
 @dataclass(frozen=True)
 class RemoteURL:
@@ -143,8 +170,20 @@ def _ssh_url(url: str, host: str, user: str, port: int, path: str) -> RemoteURL:
     return RemoteURL("ssh", path, host=host, user=unquote(user), port=port)
 
 
-def open_remote(name: str, settings: Settings) -> Remote:
-    """The remote `name` of `settings`, connected lazily or now (SSH connects at once)."""
+def open_remote(name: str, settings: Settings, index_cache: Path | None = None) -> Remote:
+    """The remote `name` of `settings`, connected lazily or now (SSH connects at once); a
+    layout-2 remote (`packed.py`) comes wrapped, its indexes kept in `index_cache`."""
+    from ..packed import wrap
+
+    backend = _open_backend(name, settings)
+    try:
+        return wrap(backend, settings, index_cache)
+    except BaseException:
+        backend.close()
+        raise
+
+
+def _open_backend(name: str, settings: Settings) -> Remote:
     url = settings.get(f"remote.{name}.url")
     if not url:
         raise RemoteError(f"no remote named {name!r}",

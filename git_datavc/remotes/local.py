@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Collection, Iterable, Iterator
 
 from ..errors import ObjectMissing, RemoteError
-from . import OBJECTS, missing_by_prefix, object_key, valid_oid
-from ..fsutil import copy_fd, create_temp, sync_filesystem, unlink_quietly
+from . import OBJECTS, KeyInfo, missing_by_prefix, object_key, valid_oid
+from ..fsutil import copy_fd, create_temp, sync_filesystem, unlink_quietly, write_all
 
 BATCH_BELOW = 8 << 20
 BATCH_FILES = 5000
@@ -185,6 +185,72 @@ class LocalRemote:
     def close(self) -> None:
         self.flush()
 
+    # -- named files (layout v2) ------------------------------------------------------------
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        final = f"{self.root}/{key}"
+        try:
+            self._ensure_dir(str(self._tmp))
+            fd, tmp = create_temp(self._tmp, key.rsplit("/", 1)[-1][:16] + "-", mode=0o444)
+        except OSError as e:
+            raise self._error("cannot write to", e) from None
+        try:
+            try:
+                write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._rename(tmp, final)
+            _fsync_dir(os.path.dirname(final))
+        except BaseException as e:
+            unlink_quietly(tmp)
+            raise self._error("cannot write to", e) if isinstance(e, OSError) else e
+
+    def get_bytes(self, key: str) -> bytes:
+        return self._read_key(key, 0, -1)
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        return self._read_key(key, offset, length)
+
+    def _read_key(self, key: str, offset: int, length: int) -> bytes:
+        try:
+            with open(f"{self.root}/{key}", "rb") as f:
+                f.seek(offset)
+                return f.read() if length < 0 else f.read(length)
+        except FileNotFoundError:
+            if not self.root.is_dir():
+                raise RemoteError(f"remote {self.name!r} ({self.root}) does not exist",
+                                  f"fix remote.{self.name}.url, or mount it") from None
+            raise ObjectMissing(f"{key} is not on remote {self.name!r}") from None
+        except OSError as e:
+            raise self._error("cannot read from", e) from None
+
+    def list_keys(self, folder: str) -> list[KeyInfo]:
+        try:
+            entries = list(os.scandir(f"{self.root}/{folder}"))
+        except FileNotFoundError:
+            return []
+        except OSError as e:
+            raise self._error("cannot list", e) from None
+        found = []
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                found.append(KeyInfo(f"{folder}/{entry.name}", st.st_size, st.st_mtime))
+        return sorted(found, key=lambda k: k.key)
+
+    def delete_keys(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            try:
+                os.unlink(f"{self.root}/{key}")
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                raise self._error("cannot delete from", e) from None
+
     def _ensure_dir(self, path: str) -> None:
         if path not in self._made:
             os.makedirs(path, exist_ok=True)
@@ -194,3 +260,12 @@ class LocalRemote:
         reason = os.strerror(e.errno) if e.errno else str(e)
         hint = "free some space on it" if e.errno == errno.ENOSPC else ""
         return RemoteError(f"{doing} remote {self.name!r} ({self.root}): {reason}", hint)
+
+
+def _fsync_dir(path: str) -> None:
+    """Make a rename in `path` durable (the file itself was fsynced before)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Collection, ContextManager, Iterable, Iterator
 
 from ..errors import ObjectMissing, RemoteError
-from . import OBJECTS, RemoteURL, group_by_prefix, mapped_errors, object_key, valid_oid
+from . import (OBJECTS, KeyInfo, RemoteURL, group_by_prefix, mapped_errors, object_key,
+               valid_oid)
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -185,7 +186,10 @@ class S3Remote:
                 out.write(chunk)
 
     def delete(self, oids: Iterable[str]) -> None:
-        keys = [{"Key": self._key(oid)} for oid in oids]
+        self._delete_full([self._key(oid) for oid in oids])
+
+    def _delete_full(self, full_keys: list[str]) -> None:
+        keys = [{"Key": key} for key in full_keys]
         for i in range(0, len(keys), DELETE_BATCH):
             with self._errors("delete from"):
                 reply = self.client.delete_objects(
@@ -215,6 +219,48 @@ class S3Remote:
 
     def flush(self) -> None:
         pass    # a PUT is durable and visible when it returns
+
+    # -- named files (layout v2) ------------------------------------------------------------
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        with self._errors(f"upload {key} to"):
+            self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+
+    def get_bytes(self, key: str) -> bytes:
+        with self._errors(f"download {key} from", key):
+            reply = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
+            with reply["Body"] as body:
+                return bytes(body.read())
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        with self._errors(f"download {key} from", key):
+            try:
+                reply = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key,
+                                               Range=f"bytes={offset}-{offset + length - 1}")
+            except Exception as e:      # a range past the end: nothing there
+                if getattr(e, "response", {}).get("Error", {}).get("Code") == \
+                        "InvalidRange":
+                    return b""
+                raise
+            with reply["Body"] as body:
+                return bytes(body.read())
+
+    def list_keys(self, folder: str) -> list[KeyInfo]:
+        start = len(self.prefix)
+        found = []
+        with self._errors("list"):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=f"{self.prefix}{folder}/", Delimiter="/")
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    found.append(KeyInfo(item["Key"][start:], int(item["Size"]),
+                                         item["LastModified"].timestamp()))
+        return sorted(found, key=lambda k: k.key)
+
+    def delete_keys(self, keys: Iterable[str]) -> None:
+        self._delete_full([self.prefix + key for key in keys])
 
     def close(self) -> None:
         self.client.close()

@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Collection, ContextManager, Iterable, Iterator
 
 from ..errors import ObjectMissing, RemoteError
-from . import OBJECTS, RemoteURL, mapped_errors, missing_by_prefix, object_key, valid_oid
+from . import (OBJECTS, KeyInfo, RemoteURL, mapped_errors, missing_by_prefix, object_key,
+               valid_oid)
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -245,6 +246,59 @@ class SSHRemote:
 
     def flush(self) -> None:
         pass    # each upload is renamed into place before `upload` returns
+
+    # -- named files (layout v2) ------------------------------------------------------------
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        with self._channel() as sftp, self._errors(f"upload {key} to"):
+            tmp_dir, final = f"{self.root}/tmp", f"{self.root}/{key}"
+            self._ensure_dir(sftp, tmp_dir)
+            tmp = f"{tmp_dir}/{posixpath.basename(key)[:16]}-{uuid.uuid4().hex}"
+            try:
+                with sftp.open(tmp, "wb") as out:
+                    out.set_pipelined(True)
+                    for i in range(0, len(data), CHUNK):
+                        out.write(data[i:i + CHUNK])
+                    out.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+                self._ensure_dir(sftp, posixpath.dirname(final))
+                sftp.posix_rename(tmp, final)
+            except BaseException:
+                _remove_quietly(sftp, tmp)
+                raise
+
+    def get_bytes(self, key: str) -> bytes:
+        return self._read_key(key, 0, -1)
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        return self._read_key(key, offset, length)
+
+    def _read_key(self, key: str, offset: int, length: int) -> bytes:
+        with self._channel() as sftp, self._errors(f"download {key} from", key):
+            with sftp.open(f"{self.root}/{key}", "rb") as f:
+                if length < 0:
+                    length = max(0, f.stat().st_size - offset)
+                if length == 0:
+                    return b""
+                # readv pipelines the range's SFTP reads instead of one round trip each
+                return b"".join(f.readv([(offset, length)]))
+
+    def list_keys(self, folder: str) -> list[KeyInfo]:
+        with self._channel() as sftp, self._errors("list"):
+            try:
+                entries = sftp.listdir_attr(f"{self.root}/{folder}")
+            except FileNotFoundError:
+                return []
+        return sorted((KeyInfo(f"{folder}/{e.filename}", e.st_size or 0, e.st_mtime or 0)
+                       for e in entries if stat.S_ISREG(e.st_mode or 0)), key=lambda k: k.key)
+
+    def delete_keys(self, keys: Iterable[str]) -> None:
+        with self._channel() as sftp:
+            for key in keys:
+                with self._errors(f"delete {key} from"):
+                    try:
+                        sftp.remove(f"{self.root}/{key}")
+                    except FileNotFoundError:
+                        pass
 
     def _ensure_dir(self, sftp: Any, path: str) -> None:
         if path in self._made:
