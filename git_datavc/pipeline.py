@@ -183,7 +183,7 @@ def parse(root: Path, file: str, text: bytes,
         data = {}
     if not isinstance(data, dict):
         raise DatavcError(f"{file} must be a mapping with a `stages:` key")
-    unknown = sorted(set(data) - TOP_KEYS)
+    unknown = sorted(set(data) - TOP_KEYS, key=str)
     if unknown:
         raise DatavcError(f"{file}: unknown top-level key {unknown[0]!r}")
     ctx: dict[str, Any] = {}
@@ -240,7 +240,7 @@ def _stage(root: Path, name: str, body: Any, ctx: dict[str, Any], where: str,
            parsing: interpolation.Parsing) -> Stage:
     if not isinstance(body, dict):
         raise DatavcError(f"{where}: a stage must be a mapping")
-    unknown = sorted(set(body) - STAGE_KEYS)
+    unknown = sorted(set(body) - STAGE_KEYS, key=str)
     if unknown:
         raise DatavcError(f"{where}: unknown key {unknown[0]!r}")
     wdir = interpolation.resolve(body.get("wdir", "."), ctx, where)
@@ -323,7 +323,7 @@ def _outs(wdir: str, value: Any, kind: str, where: str) -> list[OutSpec]:
         opts = opts or {}
         if not isinstance(opts, dict):
             raise DatavcError(f"{where}: options of {path!r} must be a mapping")
-        unknown = sorted(set(opts) - allowed)
+        unknown = sorted(set(opts) - allowed, key=str)
         if unknown:
             raise DatavcError(f"{where}: {path!r}: unknown key {unknown[0]!r}")
         specs.append(OutSpec(_path(wdir, path, where),

@@ -1,0 +1,24 @@
+"""Concrete inputs the fuzzers found that crashed a parser with something other than the
+project's error (one test per bug, each the smallest input Hypothesis shrank it to)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from git_datavc import pipeline
+from git_datavc.errors import DatavcError
+
+
+@pytest.mark.parametrize("text", [
+    b"(:\n0:",                                   # top level: str and int keys
+    b"stages:\n  s:\n    cmd: x\n    1: y\n    z: w\n",   # stage keys
+    b"stages:\n  s:\n    cmd: x\n    outs:\n    - o: {1: a, b: 2}\n",   # out options
+    b"plots:\n- p.csv: {1: a, b: 2}\n",           # plot options
+    b"artifacts:\n  m: {path: m.pkl, 1: a, b: 2}\n",                   # artifact keys
+])
+def test_unknown_keys_of_mixed_types_are_named_not_sorted_into_a_type_error(
+        tmp_path: Path, text: bytes) -> None:
+    with pytest.raises(DatavcError, match="unknown (top-level )?key"):
+        pipeline.parse(tmp_path, "dvc.yaml", text)
