@@ -152,3 +152,27 @@ def git_config(entries: list[tuple[str, str]]) -> bytes:
         lines.append(f"[{head} {sub}]" if sub else f"[{head}]")
         lines.append(f"\t{name} = {json.dumps(value)[1:-1]}")
     return ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
+
+
+md5s = st.sampled_from(["d" * 32, "d" * 32 + ".dir", "D" * 32, "d" * 31]) | st.text(max_size=34)
+dvc_outs = st.fixed_dictionaries(
+    {"path": value_or_junk(paths)},
+    optional={"md5": value_or_junk(md5s), "size": value_or_junk(st.integers(-1, 99)),
+              "nfiles": value_or_junk(st.integers(-1, 9)), "cache": trees,
+              "hash": value_or_junk(st.sampled_from(["md5", "md5-dos2unix", "sha256"]))})
+dvcfiles = st.fixed_dictionaries({"outs": value_or_junk(st.lists(dvc_outs, max_size=3))},
+                                 optional={"deps": trees, "cmd": trees, "frozen": trees})
+dvclocks = st.fixed_dictionaries(
+    {"schema": value_or_junk(st.sampled_from(["2.0", 2.0])),
+     "stages": value_or_junk(st.dictionaries(stage_names, value_or_junk(st.fixed_dictionaries(
+         {"cmd": cmds}, optional={"deps": value_or_junk(st.lists(dvc_outs, max_size=2)),
+                                  "outs": value_or_junk(st.lists(dvc_outs, max_size=2)),
+                                  "params": trees})), max_size=3))})
+dvcmanifests = st.lists(value_or_junk(st.fixed_dictionaries(
+    {"relpath": value_or_junk(paths), "md5": value_or_junk(md5s)})), max_size=5)
+dvcconfigs = st.lists(st.tuples(
+    st.sampled_from(["core", "cache", "'remote \"r\"'", 'remote "s"', "parsing", "[x"]),
+    st.sampled_from(["remote", "dir", "url", "bool", "=", "%(x)s"]),
+    st.text(max_size=10)), max_size=4).map(lambda entries: "".join(
+        f"[{sec}]\n{key} = {value}\n" for sec, key, value in entries).encode(
+            "utf-8", "surrogatepass"))

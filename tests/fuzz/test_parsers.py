@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from git_datavc import config, lockfile, metafile, pipeline, pointer
+from git_datavc import config, dvcrepo, lockfile, metafile, pipeline, pointer
 from git_datavc.errors import DatavcError
 from git_datavc.remotes import _jobs, parse_url
 from git_datavc.safepath import check_relpath
@@ -122,6 +122,41 @@ def test_config(root: Path, entries: list[tuple[str, str]], raw: bytes, use_raw:
     parsed(lambda: _jobs("r", settings_))
     parsed(lambda: parse_url(settings_.get("remote.r.url") or ""))
     parsed(lambda: pipeline.parsing_settings(root))
+
+
+@fixture_ok
+@given(s.documents(s.dvcfiles), st.sampled_from(["data.dvc", "sub/data.dvc"]))
+def test_dvc_file(root: Path, data: bytes, rel: str) -> None:
+    (root / "sub").mkdir(exist_ok=True)
+    (root / rel).write_bytes(data)
+    found = parsed(lambda: dvcrepo.load_dvcfile(root, rel))
+    for out in found.outs if found else ():
+        inside(out.path)
+
+
+@given(s.documents(s.dvclocks))
+def test_dvc_lock(data: bytes) -> None:
+    stages = parsed(lambda: dvcrepo.parse_lock(data))
+    for stage in (stages or {}).values():   # paths are joined to the wdir later, checked then
+        for _, item in (*stage.deps, *stage.outs):
+            parsed(lambda: inside(dvcrepo.join("", item["path"], "dvc.lock")))
+
+
+@given(s.documents(s.dvcmanifests) | s.dvcmanifests.map(s.json_bytes))
+def test_dvc_manifest(data: bytes) -> None:
+    for rel, _ in parsed(lambda: dvcrepo.parse_manifest(data, "m.dir")) or []:
+        inside(rel)
+
+
+@fixture_ok
+@given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode) | s.dvcconfigs)
+def test_dvc_config(root: Path, data: bytes) -> None:
+    (root / ".dvc").mkdir(exist_ok=True)
+    (root / ".dvc" / "config").write_bytes(data)
+    found = parsed(lambda: dvcrepo.read_config(root))
+    if found is not None:
+        dvcrepo.remotes(found)
+        dvcrepo.cache_dir(root, found)
 
 
 @given(s.urls)
