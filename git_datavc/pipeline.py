@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import interpolation, params, sections
+from . import interpolation, params, safeyaml, sections
 from .sections import Artifact, Dataset, Plot
 from .errors import DatavcError, UnsafePath
 from .safepath import check_relpath
@@ -172,13 +172,7 @@ def parsing_settings(root: Path) -> interpolation.Parsing:
 def parse(root: Path, file: str, text: bytes,
           parsing: interpolation.Parsing | None = None, strict: bool = True) -> Pipeline:
     """Build the pipeline from the text of `root/file`."""
-    import yaml
-
-    try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as e:
-        first = (str(e).strip().splitlines() or ["syntax error"])[0]
-        raise DatavcError(f"{file} is not valid YAML: {first}") from None
+    data = safeyaml.load(text, file)
     if data is None:
         data = {}
     if not isinstance(data, dict):

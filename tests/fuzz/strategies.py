@@ -35,7 +35,8 @@ SNIPPETS = ["&a [*a]", "a: &x {b: *x}", "outs: &o\n- *o\n", "!!python/object:os.
             "!!binary aGk=", "? [a, b]\n: c\n", "<<: {a: 1}", "outs:\n- path: !!str 1\n",
             "%YAML 1.1\n---\nx: 1\n...\n---\ny: 2\n", "\ufeffouts: []", "outs: [{<<: *u}]",
             "2020-01-01: x", "{.inf: .nan}", "stages: {s: {cmd: [[]]}}", "\t", "- -", "'",
-            "stages:\n  s: !!set {a, b}\n", "x: !!timestamp 2001-12-14"]
+            "stages:\n  s: !!set {a, b}\n", "x: !!timestamp 2001-12-14", "x: 2001-02-30",
+            "x: !!int abc", "x: !!float .", "x: !!bool maybe", "!!timestamp"]
 
 
 def dump(value: Any) -> str:

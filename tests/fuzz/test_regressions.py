@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from git_datavc import pipeline
+from git_datavc import dvcrepo, lockfile, metafile, pipeline
 from git_datavc.errors import DatavcError
 
 
@@ -22,3 +22,20 @@ def test_unknown_keys_of_mixed_types_are_named_not_sorted_into_a_type_error(
         tmp_path: Path, text: bytes) -> None:
     with pytest.raises(DatavcError, match="unknown (top-level )?key"):
         pipeline.parse(tmp_path, "dvc.yaml", text)
+
+
+BAD_SCALARS = [b"$: !!timestamp", b"a: 2001-02-30", b"a: !!int abc", b"a: !!int ''",
+               b"a: !!float x", b"a: !!bool maybe", b"? !!timestamp x\n: 1"]
+
+
+@pytest.mark.parametrize("text", BAD_SCALARS)
+def test_yaml_values_pyyaml_cannot_build_are_the_projects_error(tmp_path: Path,
+                                                                text: bytes) -> None:
+    """PyYAML raises AttributeError, ValueError, KeyError or IndexError, not YAMLError, for
+    a scalar its constructor cannot build (found by the metafile and pipeline fuzzers)."""
+    for parse in (lambda: metafile.load(Path("d.datavc"), text),
+                  lambda: lockfile.parse(text, "datavc.lock"),
+                  lambda: pipeline.parse(tmp_path, "dvc.yaml", text),
+                  lambda: dvcrepo.parse_lock(text)):
+        with pytest.raises(DatavcError, match="is not valid YAML"):
+            parse()
