@@ -18,7 +18,7 @@ def test_kill_add_of_a_large_file(mrepo: Path, count: Callable[[int], int]) -> N
     (mrepo / "calib.dat").write_bytes(bytes(BIG))
     window = timed(["git", "datavc", "add", "calib.dat"], mrepo)
     commit_all(mrepo)
-    for trial in trials("add-file", count(4)):
+    for trial in trials("add-file", count(3)):
         data = trial.rng.randbytes(BIG)
         (mrepo / "big.dat").write_bytes(data)
         run_killed(["git", "datavc", "add", "big.dat"], mrepo, trial.delay(window))

@@ -59,7 +59,7 @@ def test_kill_checkout_filter_mode(mrepo: Path, count: Callable[[int], int]) -> 
     write(mrepo, new)
     commit_all(mrepo, "new")
     git(mrepo, "branch", "new")
-    check_checkout_trials(mrepo, "checkout-filter", count(4), {"old": old, "new": new},
+    check_checkout_trials(mrepo, "checkout-filter", count(3), {"old": old, "new": new},
                           sorted({*old, *new}))
 
 
@@ -79,5 +79,5 @@ def test_kill_checkout_metafile_mode(mrepo: Path, count: Callable[[int], int]) -
     datavc(mrepo, "add", "data")
     commit_all(mrepo, "new")
     git(mrepo, "branch", "new")
-    check_checkout_trials(mrepo, "checkout-metafile", count(4), {"old": old, "new": new},
+    check_checkout_trials(mrepo, "checkout-metafile", count(3), {"old": old, "new": new},
                           sorted({*old, *new}))

@@ -49,7 +49,7 @@ def test_kill_gc(mrepo: Path, count: Callable[[int], int]) -> None:
 
     make_garbage(-1)
     window = timed(["git", "datavc", "gc"], mrepo)
-    for trial in trials("gc", count(3)):
+    for trial in trials("gc", count(2)):
         make_garbage(trial.n)
         run_killed(["git", "datavc", "gc"], mrepo, trial.delay(window))
         after_kill(mrepo)
@@ -97,7 +97,7 @@ def test_kill_repro(mrepo: Path, count: Callable[[int], int]) -> None:
     window = timed(["git", "datavc", "repro"], mrepo)
     commit_all(mrepo, "pipeline")
     old = expected_outs(0)
-    for trial in trials("repro", count(3)):
+    for trial in trials("repro", count(2)):
         (mrepo / "params.yaml").write_text(f"seed: {trial.n + 1}\n")
         new = expected_outs(trial.n + 1)
         run_killed(["git", "datavc", "repro"], mrepo, trial.delay(window))

@@ -43,7 +43,7 @@ def populate(repo: Path) -> dict[str, bytes]:
     datavc(repo, "track", "*.bin")
     files = {"a.bin": rng.randbytes(4 * MiB), "m/b.bin": rng.randbytes(2 * MiB)}
     files.update({f"data/{i % 5}/f{i}": rng.randbytes(rng.randrange(100, 40000))
-                  for i in range(150)})
+                  for i in range(60)})
     for rel, data in files.items():
         (repo / rel).parent.mkdir(parents=True, exist_ok=True)
         (repo / rel).write_bytes(data)
@@ -74,7 +74,7 @@ def test_kill_push(request: pytest.FixtureRequest, mrepo: Path, tmp_path: Path, 
     files = populate(mrepo)
     use(mrepo, make_store(request, kind, tmp_path / "calib"))
     window = timed(["git", "datavc", "push"], mrepo)
-    for trial in trials(f"push-{kind}", count(2)):
+    for trial in trials(f"push-{kind}", count(1)):
         store = make_store(request, kind, tmp_path / f"t{trial.n}")
         use(mrepo, store)
         run_killed(["git", "datavc", "push"], mrepo, trial.delay(window))
@@ -97,7 +97,7 @@ def test_kill_pull(request: pytest.FixtureRequest, mrepo: Path, tmp_path: Path, 
     use(mrepo, store)
     datavc(mrepo, "push")
     window = timed(["git", "datavc", "pull"], pulled_clone(mrepo, store, "calib"))
-    for trial in trials(f"pull-{kind}", count(2)):
+    for trial in trials(f"pull-{kind}", count(1)):
         clone = pulled_clone(mrepo, store, f"clone-{uuid.uuid4().hex[:8]}")
         run_killed(["git", "datavc", "pull"], clone, trial.delay(window))
         after_kill(clone)
