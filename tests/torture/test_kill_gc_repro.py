@@ -71,16 +71,16 @@ seed = int(pathlib.Path("params.yaml").read_text().split(":")[1])
 rng = random.Random(seed)
 out = pathlib.Path("out")
 out.mkdir(exist_ok=True)
-for i in range(300):
+for i in range(100):
     (out / f"f{i}").write_bytes(rng.randbytes(2000))
-(out / "big").write_bytes(rng.randbytes(16 << 20))
+(out / "big").write_bytes(rng.randbytes(8 << 20))
 """
 
 
 def expected_outs(seed: int) -> dict[str, bytes]:
     rng = random.Random(seed)
-    outs = {f"out/f{i}": rng.randbytes(2000) for i in range(300)}
-    return {**outs, "out/big": rng.randbytes(16 << 20)}
+    outs = {f"out/f{i}": rng.randbytes(2000) for i in range(100)}
+    return {**outs, "out/big": rng.randbytes(8 << 20)}
 
 
 def test_kill_repro(mrepo: Path, count: Callable[[int], int]) -> None:
