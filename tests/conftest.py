@@ -27,6 +27,14 @@ def torture_enabled(config: pytest.Config) -> bool:
     return bool(config.getoption("--torture")) or os.environ.get(TORTURE_ENV) == "1"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long run of tests/torture and tests/fuzz has no per-test time limit."""
+    if torture_enabled(config):
+        for item in items:
+            if item.nodeid.startswith(("tests/torture/", "tests/fuzz/")):
+                item.add_marker(pytest.mark.timeout(0))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     try:
         from hypothesis import HealthCheck, settings

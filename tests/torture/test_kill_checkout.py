@@ -37,14 +37,28 @@ def check_checkout_trials(repo: Path, name: str, n: int, commits: dict[str, dict
         for rel in paths:
             assert_intact(repo, rel, [v[rel] for v in commits.values() if rel in v])
         assert_verify_clean(repo)
+        moved = head(repo) == head(repo, target)
+        marked = (repo / ".git" / "datavc" / "checkout-pending").exists()
         rerun = git(repo, "checkout", "-q", target, check=False)
         assert rerun.returncode == 0, rerun.stderr     # the rerun completes ...
-        for rel in paths:                               # ... with every byte in place
-            want = commits[target].get(rel)
-            got = (repo / rel).read_bytes() if (repo / rel).is_file() else None
-            assert got == want, f"{rel} after the rerun of checkout {target}"
+        wrong = [rel for rel in paths if read(repo, rel) != commits[target].get(rel)]
+        if wrong and moved and not marked:
+            # killed after git moved HEAD, before the hook began (it had left no marker):
+            # the rerun's hook sees old == new; README: run `git datavc checkout` then
+            print(f"  killed before the hook started ({len(wrong)} paths): checkout")
+            datavc(repo, "checkout")
+            wrong = [rel for rel in paths if read(repo, rel) != commits[target].get(rel)]
+        assert not wrong, f"{wrong[:3]} after the rerun of checkout {target}"  # every byte
         assert status(repo) == []
         assert_verify_clean(repo)
+
+
+def head(repo: Path, rev: str = "HEAD") -> str:
+    return git(repo, "rev-parse", rev).stdout.strip()
+
+
+def read(repo: Path, rel: str) -> bytes | None:
+    return (repo / rel).read_bytes() if (repo / rel).is_file() else None
 
 
 def test_kill_checkout_filter_mode(mrepo: Path, count: Callable[[int], int]) -> None:
