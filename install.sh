@@ -75,4 +75,17 @@ else
     say "git-datavc installed: $bindir/git-datavc -> $cmd"
 fi
 
+# Manual pages beside the bin folder `git-datavc` is found in: man searches DIR/../share/man
+# for every DIR on PATH, so `git datavc --help` (git runs `man git-datavc`) finds them.
+if [ -n "${VIRTUAL_ENV:-}" ] && [ "$venv" = "$VIRTUAL_ENV" ]; then
+    mandir=$venv/share/man
+else
+    mandir=$(dirname "$bindir")/share/man
+fi
+if "$cmd" help --man-dir "$mandir" >/dev/null 2>&1; then
+    say "manual pages installed in $mandir/man1 (git datavc --help, git datavc help CMD)"
+else
+    say "warning: could not write manual pages to $mandir (git datavc help CMD still works)"
+fi
+
 "$cmd" install --global --no-hooks

@@ -18,9 +18,15 @@ from .pipeline import LOCK, Pipeline
 from .workspace import Workspace
 
 
+DVCLIVE_METRICS = "dvclive/metrics.json"
+
+
 def metrics_files(pipe: Pipeline) -> list[str]:
+    """Stage metrics outs, the top-level `metrics:` list, and dvclive's summary file
+    (dvclive declares it in its own dvclive/dvc.yaml, which is not read): a file that is
+    not there is skipped by `load_at`."""
     found = [o.path for s in pipe.stages.values() for o in s.outs if o.kind == "metrics"]
-    return list(dict.fromkeys(found + list(pipe.metrics)))
+    return list(dict.fromkeys(found + list(pipe.metrics) + [DVCLIVE_METRICS]))
 
 
 def params_files(pipe: Pipeline) -> list[str]:

@@ -11,7 +11,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from . import output, pointer
 from .cache import Cache, Writer
@@ -19,6 +19,9 @@ from .errors import CorruptObject, DatavcError
 from .hashing import CHUNK, new_hasher
 from .pointer import Pointer
 from .state import State, same_file
+
+if TYPE_CHECKING:
+    from .fetchfilter import FetchFilter
 
 # Seam for the remotes: given object ids missing from the cache, fetch what it can and
 # return the ids now present. None until a remote is configured.
@@ -43,6 +46,12 @@ class FilterContext:
     # DATAVC_SKIP_SMUDGE: pointers are what the user asked for, no warning about them
     quiet_pointers: bool = field(default_factory=lambda: bool(os.environ.get("DATAVC_SKIP_SMUDGE")))
     pointers_left: int = 0           # files checked out as pointers (their objects missing)
+    # partial fetch (fetchfilter.py): paths outside it are never fetched, stay pointers
+    fetch_filter: "FetchFilter | None" = None
+    left_out: int = 0
+
+    def wants(self, pathname: str) -> bool:
+        return self.fetch_filter is None or self.fetch_filter.selects(pathname)
 
     def left_as_pointer(self, pathname: str, oid: str) -> None:
         """Warn about the first few files left as pointers; `summary` counts the rest."""
@@ -135,6 +144,10 @@ def smudge(ctx: FilterContext, pathname: str, chunks: Iterable[bytes]) -> Iterat
         yield from rest
         return
     if ptr.size == 0 and ptr.oid == EMPTY_OID:
+        return
+    if not ctx.cache.has(ptr.oid) and not ctx.wants(pathname):
+        ctx.left_out += 1   # what the user asked for: no warning
+        yield head
         return
     if not ctx.cache.has(ptr.oid) and not _fetch(ctx, ptr.oid):
         ctx.left_as_pointer(pathname, ptr.oid)

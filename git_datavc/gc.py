@@ -2,7 +2,10 @@
 
 Kept by default, like `git gc`: everything any ref, reflog entry, stash, index or worktree
 needs. `--workspace`, `--all-branches`, `--all-tags` narrow that to the union of the named
-scopes; the worktrees, their indexes and the stashes are always kept.
+scopes; the worktrees, their indexes and the stashes are always kept. Experiments
+(`refs/exps/...`, and the workspace snapshots of queued ones) are kept in either case unless
+`experiments` is off (`gc --no-exps`): DVC's gc keeps them only with `--all-experiments`,
+but an experiment whose outs are gone cannot be applied, so here keeping is the default.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class Keep:
     workspace: bool = False
     all_branches: bool = False
     all_tags: bool = False
+    experiments: bool = True
 
     @property
     def narrowed(self) -> bool:
@@ -38,9 +42,13 @@ def kept_objects(repo: git.Repo, cache: Cache, keep: Keep) -> needs.Needed:
             refs = (["refs/heads"] if keep.all_branches else []) + \
                 (["refs/tags"] if keep.all_tags else [])
             revs += repo.git("for-each-ref", "--format=%(objectname)", *refs).decode().split()
+        if keep.experiments:
+            revs += _experiment_tips(repo)
         _merge(kept, needs.for_revs(repo, sorted(set(revs))))
     else:
-        _merge(kept, needs.for_rev_list(repo, ["--all", "--reflog", "--indexed-objects"]))
+        drop = [] if keep.experiments else [f"--exclude={p}*" for p in EXPERIMENT_REFS]
+        _merge(kept, needs.for_rev_list(repo, drop + ["--all", "--reflog",
+                                                      "--indexed-objects"]))
     for root in needs.worktree_roots(repo):  # each worktree: files, index and HEAD
         other = git.find_repo(root)
         _merge(kept, needs.for_workspace(other))
@@ -48,6 +56,14 @@ def kept_objects(repo: git.Repo, cache: Cache, keep: Keep) -> needs.Needed:
             _merge(kept, needs.for_revs(other, ["HEAD"]))
     needs.expand(cache, kept)
     return kept
+
+
+EXPERIMENT_REFS = ("refs/exps/", "refs/datavc/exp-queue/")  # experiments.REFS, QUEUE_REFS
+
+
+def _experiment_tips(repo: git.Repo) -> list[str]:
+    return repo.git("for-each-ref", "--format=%(objectname)",
+                    *EXPERIMENT_REFS).decode().split()
 
 
 def _merge(into: needs.Needed, more: needs.Needed) -> None:

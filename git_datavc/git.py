@@ -16,8 +16,11 @@ BIG_INPUT = 1 << 16
 
 
 def run(args: Sequence[str], cwd: str | os.PathLike[str] | None = None,
-        input: bytes | None = None, check: bool = True) -> bytes:
-    """Run `git ARGS`; return stdout. A failure becomes a GitError with git's message."""
+        input: bytes | None = None, check: bool = True,
+        env: dict[str, str] | None = None) -> bytes:
+    """Run `git ARGS`; return stdout. A failure becomes a GitError with git's message.
+    `env`: variables set for this git only (GIT_INDEX_FILE, DATAVC_SKIP_HOOKS)."""
+    full_env = {**os.environ, **env} if env else None
     try:
         if input is not None and len(input) > BIG_INPUT:
             # Through files: subprocess's pipe loop wakes for every write of git's (three per
@@ -29,12 +32,12 @@ def run(args: Sequence[str], cwd: str | os.PathLike[str] | None = None,
                 f_in.write(input)
                 f_in.seek(0)
                 proc = subprocess.run(["git", *args], cwd=cwd, stdin=f_in, stdout=f_out,
-                                      stderr=subprocess.PIPE)
+                                      stderr=subprocess.PIPE, env=full_env)
                 f_out.seek(0)
                 proc.stdout = f_out.read()
         else:
             proc = subprocess.run(["git", *args], cwd=cwd, input=input,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env)
     except FileNotFoundError:
         raise GitError("git is not installed or not on PATH") from None
     if check and proc.returncode != 0:
@@ -54,8 +57,9 @@ class Repo:
     def datavc_dir(self) -> Path:
         return self.common_dir / "datavc"
 
-    def git(self, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
-        return run(args, cwd=self.root, input=input, check=check)
+    def git(self, *args: str, input: bytes | None = None, check: bool = True,
+            env: dict[str, str] | None = None) -> bytes:
+        return run(args, cwd=self.root, input=input, check=check, env=env)
 
 
 def find_repo(start: str | os.PathLike[str] | None = None) -> Repo:
@@ -270,3 +274,35 @@ def _copy_lines(source: IO[bytes], dest: TextIO, prefix: str) -> None:
                 dest.flush()
                 dest.buffer.write(head + line)
                 dest.buffer.flush()
+
+
+def start_datavc(args: Sequence[str], cwd: str | os.PathLike[str],
+                 env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start `git datavc ARGS` (this interpreter's) in `cwd` with its stdout and stderr
+    merged into one pipe: how an experiment runs its pipeline in its own worktree, so that
+    several can run side by side and each one's output goes to its own log."""
+    try:
+        # a session of its own: `stop` ends it with the stage commands it started
+        return subprocess.Popen([sys.executable, "-m", "git_datavc.main", *args], cwd=cwd,
+                                env={**os.environ, **env}, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    except OSError as e:
+        raise DatavcError(f"cannot start git-datavc: {e.strerror}") from None
+
+
+def stop(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """End a process from `start_datavc` and everything it started: SIGTERM to its
+    process group, SIGKILL after `grace` seconds."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue

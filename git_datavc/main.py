@@ -96,6 +96,30 @@ def _parser() -> argparse.ArgumentParser:
     q = psub.add_parser("diff", help="params of REV (default HEAD) against the workspace")
     q.add_argument("rev", nargs="?", metavar="REV")
     q.add_argument("--json", action="store_true")
+    _add_exp(add("exp", "run experiments (the pipeline with changed params, recorded as git "
+                        "refs) and compare them"))
+    p = add("plots", "draw the pipeline's plots on one page, or compare them between commits")
+    plsub = p.add_subparsers(dest="action", metavar="ACTION")
+    plsub.required = True
+    for action, help in (("show", "the plots of the workspace"),
+                         ("diff", "the plots of REVS overlaid (default: HEAD and the "
+                                  "workspace; one REV: it and the workspace)")):
+        q = plsub.add_parser(action, help=help, description=help)
+        if action == "show":
+            q.add_argument("targets", nargs="*", metavar="TARGET",
+                           help="plot names or files (default: every plot)")
+        else:
+            q.add_argument("revs", nargs="*", metavar="REV")
+            q.add_argument("--targets", nargs="+", default=[], metavar="TARGET",
+                           help="only these plots or files")
+        q.add_argument("-o", "--out", default="datavc_plots", metavar="DIR",
+                       help="where the page (index.html) or images go (default datavc_plots)")
+        q.add_argument("--format", choices=("html", "png", "svg"), default="html",
+                       help="a page (default), or one image file per plot")
+        q.add_argument("--json", action="store_true",
+                       help="print each plot's Vega-Lite spec with its data; write nothing")
+        q.add_argument("--open", dest="open_page", action="store_true",
+                       help="open the page in the browser")
     p = add("artifacts", "the artifacts and datasets the pipeline file declares")
     asub = p.add_subparsers(dest="action", metavar="ACTION")
     asub.required = True
@@ -142,12 +166,23 @@ def _parser() -> argparse.ArgumentParser:
         if name == "pull":
             p.add_argument("-f", "--force", action="store_true",
                            help="overwrite workspace files whose bytes are not cached")
+        if name in ("fetch", "pull"):
+            p.add_argument("-I", "--include", action="append", default=[], metavar="PATTERNS",
+                           help="only the data of paths matching these .gitattributes-style "
+                                "patterns (comma-separated or repeated; replaces fetch.include)")
+            p.add_argument("-X", "--exclude", action="append", default=[], metavar="PATTERNS",
+                           help="none of the data of paths matching these (replaces "
+                                "fetch.exclude)")
     p = add("gc", "delete cache objects nothing kept needs (default: any ref, reflog, "
                   "stash, index or worktree)")
     p.add_argument("-w", "--workspace", action="store_true", help="keep only the worktrees "
                    "(with their indexes and HEADs) and the stashes, plus the scopes below")
     p.add_argument("-a", "--all-branches", action="store_true", help="keep branch tips")
     p.add_argument("-T", "--all-tags", action="store_true", help="keep tags")
+    p.add_argument("--no-exps", action="store_true", help="do not keep what experiments "
+                   "(refs/exps) and queued experiments need (kept by default)")
+    p.add_argument("--all-experiments", action="store_true",
+                   help="keep experiments (the default; DVC's spelling)")
     p.add_argument("-c", "--cloud", action="store_true", help="also on the default remote")
     p.add_argument("-f", "--force", action="store_true", help="do not ask (needed without a terminal)")
     p.add_argument("--dry", action="store_true", help="list what would go, delete nothing")
@@ -211,6 +246,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="rewrite commits that a remote already has")
         q.add_argument("-f", "--force", action="store_true",
                        help="replace the backup refs an earlier migrate left")
+    p = add("help", "show the manual page of git-datavc or of a COMMAND")
+    p.add_argument("topic", nargs="?", metavar="COMMAND")
+    p.add_argument("--man-dir", metavar="DIR",
+                   help="write every manual page into DIR/man1 instead (install.sh does)")
     add("filter-process", "plumbing: git's long-running clean/smudge filter")
     for name in ("clean", "smudge"):
         p = add(name, f"plumbing: {name} one file from stdin to stdout")
@@ -226,8 +265,77 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_exp(p: argparse.ArgumentParser) -> None:
+    esub = p.add_subparsers(dest="action", metavar="ACTION")
+    esub.required = True
+    q = esub.add_parser("run", help="run the pipeline in a copy of the workspace, record it "
+                                    "as refs/exps/...; the workspace stays as it is")
+    q.add_argument("targets", nargs="*", metavar="STAGE", help="what repro runs (default all)")
+    q.add_argument("-S", "--set-param", dest="sets", action="append", default=[],
+                   metavar="[FILE:]KEY=VALUE", help="change a param (FILE default params.yaml)")
+    q.add_argument("--set-new", action="store_true", help="-S may add keys and files")
+    q.add_argument("-n", "--name", help="the experiment's name (default: exp-XXXXXX)")
+    q.add_argument("--queue", action="store_true", help="queue it; --run-all runs the queue")
+    q.add_argument("--run-all", action="store_true", help="run the queued experiments")
+    q.add_argument("-j", "--jobs", type=int, default=1, help="with --run-all: at a time")
+    q = esub.add_parser("show", help="experiments x params x metrics, baseline first")
+    q.add_argument("-A", "--all", dest="every", action="store_true",
+                   help="experiments of every baseline, not only HEAD's")
+    fmt = q.add_mutually_exclusive_group()
+    for flag in ("json", "csv", "md"):
+        fmt.add_argument(f"--{flag}", dest="fmt", action="store_const", const=flag)
+    q.add_argument("--sort-by", metavar="KEY", help="a param or metric (KEY or FILE:KEY)")
+    q.add_argument("--sort-order", choices=("asc", "desc"), default="asc")
+    q = esub.add_parser("diff", help="params and metrics of A (default HEAD) against B "
+                                     "(default the workspace): experiments or revisions")
+    q.add_argument("a", nargs="?", metavar="A")
+    q.add_argument("b", nargs="?", metavar="B")
+    q.add_argument("--json", action="store_true")
+    q = esub.add_parser("apply", help="bring an experiment's files and data into the workspace")
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("-f", "--force", action="store_true",
+                   help="overwrite uncommitted edits and data not in the cache")
+    q = esub.add_parser("branch", help="make a branch of an experiment")
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("branch", metavar="BRANCH")
+    q = esub.add_parser("remove", help="delete experiments (and queued ones)")
+    q.add_argument("names", nargs="*", metavar="NAME")
+    q.add_argument("-A", "--all", dest="every", action="store_true", help="every one")
+    for action, verb in (("push", "send experiment refs to"), ("pull", "fetch them from")):
+        q = esub.add_parser(action, help=f"{verb} a git remote, with their data (data remote)")
+        q.add_argument("git_remote", metavar="GIT_REMOTE")
+        q.add_argument("names", nargs="*", metavar="NAME", help="default: all")
+        q.add_argument("-r", "--remote", help="data remote (default: core.remote)")
+        q.add_argument("-f", "--force", action="store_true", help="replace differing refs")
+
+
+def _dispatch_exp(args: argparse.Namespace) -> Callable[[], int]:
+    from .commands import exp
+
+    a = args.action
+    if a == "run":
+        return lambda: exp.run(args.sets, args.set_new, args.name, args.queue, args.run_all,
+                               args.jobs, args.targets)
+    if a == "show":
+        return lambda: exp.show(args.every, args.fmt or "text", args.sort_by, args.sort_order)
+    if a == "diff":
+        return lambda: exp.diff(args.a, args.b, args.json)
+    if a == "apply":
+        return lambda: exp.apply(args.name, args.force)
+    if a == "branch":
+        return lambda: exp.branch(args.name, args.branch)
+    if a == "remove":
+        return lambda: exp.remove(args.names, args.every)
+    if a == "push":
+        return lambda: exp.push(args.git_remote, args.names, args.remote, args.force)
+    return lambda: exp.pull(args.git_remote, args.names, args.remote, args.force)
+
+
 def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
     c = args.command
+    if c == "help":
+        from .commands import help as help_cmd
+        return lambda: help_cmd.run(_parser(), args.topic, args.man_dir)
     if c in ("install", "uninstall"):
         from .commands import install
 
@@ -274,6 +382,13 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
         if args.action == "show":
             return lambda: metrics.run_show(args.json)
         return lambda: metrics.run_diff(args.rev, args.json)
+    if c == "exp":
+        return _dispatch_exp(args)
+    if c == "plots":
+        from .commands import plots
+        revs = args.revs if args.action == "diff" else None
+        return lambda: plots.run(args.targets, revs, args.out, args.format, args.json,
+                                 args.open_page)
     if c == "artifacts":
         from .commands import artifacts
         return lambda: artifacts.run_list(args.json)
@@ -299,13 +414,21 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
         scope = Scope(args.all_branches, args.all_tags, args.all_commits, args.targets)
         if c == "push":
             return lambda: sync_cmd.run_push(args.remote, scope, args.jobs, args.check_all)
+        from .pathmatch import split_patterns
+
+        include, exclude = split_patterns(args.include), split_patterns(args.exclude)
         if c == "fetch":
-            return lambda: sync_cmd.run_fetch(args.remote, scope, args.jobs)
-        return lambda: sync_cmd.run_pull(args.remote, scope, args.jobs, args.force)
+            return lambda: sync_cmd.run_fetch(args.remote, scope, args.jobs, include, exclude)
+        return lambda: sync_cmd.run_pull(args.remote, scope, args.jobs, args.force,
+                                         include, exclude)
     if c == "gc":
         from .commands import gc
         from .gc import Keep
-        return lambda: gc.run(Keep(args.workspace, args.all_branches, args.all_tags),
+        if args.no_exps and args.all_experiments:
+            from .errors import UsageError
+            raise UsageError("--no-exps and --all-experiments cannot be used together")
+        return lambda: gc.run(Keep(args.workspace, args.all_branches, args.all_tags,
+                                   experiments=not args.no_exps),
                               args.cloud, args.force, args.dry)
     if c == "status" and args.remote is not None:
         from .commands import sync as remote_status

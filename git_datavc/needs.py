@@ -25,9 +25,16 @@ LOCKFILES = ("datavc.lock",)  # dvc.lock holds md5 hashes: nothing of ours
 class Needed:
     oids: dict[str, str] = field(default_factory=dict)   # oid -> a path that needs it
     members: dict[str, list[str]] = field(default_factory=dict)  # manifest -> its files (expand)
+    also: dict[str, set[str]] = field(default_factory=dict)  # oid -> other paths needing it
 
     def add(self, oid: str, path: str) -> None:
-        self.oids.setdefault(oid, path)
+        first = self.oids.setdefault(oid, path)
+        if first != path:
+            self.also.setdefault(oid, set()).add(path)
+
+    def paths(self, oid: str) -> list[str]:
+        """Every path that needs OID."""
+        return [self.oids[oid], *sorted(self.also.get(oid, ()))]
 
     def dirs(self) -> list[str]:
         return [oid for oid in self.oids if oid.endswith(".dir")]

@@ -491,6 +491,16 @@ def _place(run: _Run, outs: list[Out], uncached: frozenset[str] = frozenset()) -
         raise DatavcError(f"could not restore {problems[0]}")
 
 
+def _as_locked(run: _Run, name: str, path: str) -> bool:
+    """An out exactly as the stage's lock entry records it: the stage made these bytes, so
+    removing them before it runs again loses nothing (DVC removes such outs as well). This
+    is what lets a `cache: false` out run again after `gc` dropped its cache copy."""
+    lock = run.locks.get(name)
+    locked = {o.path: o for o in lock.outs} if lock else {}
+    current = _current(run, path) if path in locked else None
+    return current is not None and current.out.oid == locked[path].oid
+
+
 def _clear_outs(run: _Run, stage: Stage) -> None:
     """Remove outs before the command runs (their bytes are cached, or `force` said so);
     persistent outs stay, as writable copies."""
@@ -503,7 +513,8 @@ def _clear_outs(run: _Run, stage: Stage) -> None:
                 unprotect(file)
             continue
         report = Report()
-        if not remove_path(run.ws, path, spec.path, run.force, report):
+        force = run.force or not spec.cache and _as_locked(run, stage.name, spec.path)
+        if not remove_path(run.ws, path, spec.path, force, report):
             raise DatavcError(f"{report.kept[0]} (stage {stage.name!r}) is in no cache: "
                               "repro would overwrite it", "`--force` discards it")
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 from . import config, git, needs, transfer
 from .cache import Cache
 from .errors import DatavcError, RemoteError
 from .remotes import Remote, open_remote
+
+if TYPE_CHECKING:
+    from .fetchfilter import FetchFilter
 
 
 @dataclass
@@ -131,20 +135,34 @@ def _pushable(cache: Cache, remote: Remote, oids: list[str]) -> list[str]:
     return [oid for oid in oids if oid not in absent or oid in lacking]
 
 
-def fetch_needed(cache: Cache, remote: Remote, wanted: needs.Needed,
-                 jobs: int = 0) -> transfer.Result:
-    """Fetch manifests first, then every object they and the rest name."""
+def fetch_needed(cache: Cache, remote: Remote, wanted: needs.Needed, jobs: int = 0,
+                 only: FetchFilter | None = None) -> transfer.Result:
+    """Fetch manifests first, then every object they and the rest name; with `only`, just
+    the objects some path inside that partial-fetch filter needs (manifests always: they
+    are small, and they say which paths a directory holds)."""
     first = transfer.fetch(cache, remote, wanted.dirs(), jobs)
     needs.expand(cache, wanted)
-    first.absorb(transfer.fetch(cache, remote,
-                                [o for o in wanted.oids if not o.endswith(".dir")], jobs))
+    files = [o for o in wanted.oids if not o.endswith(".dir")]
+    if only is not None and only.active:
+        chosen = [o for o in files if any(only.selects(p) for p in wanted.paths(o))]
+        left_out = len(files) - len(chosen)
+        files = chosen
+    else:
+        left_out = 0
+    first.absorb(transfer.fetch(cache, remote, files, jobs))
+    first.left_out = left_out
     return first
 
 
-def fetch(repo: git.Repo, name: str | None, scope: Scope, jobs: int = 0) -> transfer.Result:
-    _, cache, remote = open_named(repo, name)
+def fetch(repo: git.Repo, name: str | None, scope: Scope, jobs: int = 0,
+          include: Sequence[str] = (), exclude: Sequence[str] = ()) -> transfer.Result:
+    """Fetch what the scope needs, within the partial-fetch filter (fetchfilter.py)."""
+    from . import fetchfilter
+
+    settings, cache, remote = open_named(repo, name)
     try:
-        return fetch_needed(cache, remote, needed(repo, scope), jobs)
+        only = fetchfilter.load(repo, settings, include, exclude)
+        return fetch_needed(cache, remote, needed(repo, scope), jobs, only)
     finally:
         remote.close()
 

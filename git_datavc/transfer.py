@@ -46,12 +46,14 @@ class Result:
     failures: list[tuple[str, str]] = field(default_factory=list)   # (oid, message)
     error: str = ""                 # the error about the remote that stopped the queue, if any
     hint: str = ""                  # ... and its hint
+    left_out: int = 0               # files a partial fetch (fetch.include/exclude) skipped
 
     def absorb(self, other: "Result") -> None:
         """Add the counts and failures of a later transfer of the same command."""
         self.transferred += other.transferred
         self.bytes += other.bytes
         self.present += other.present
+        self.left_out += other.left_out
         self.failures += other.failures
         if not self.error:
             self.error, self.hint = other.error, other.hint

@@ -71,6 +71,9 @@ def run() -> int:
         ctx = filters.FilterContext(cache, cache_writer, state, repo.root)
         if remote and not ctx.quiet_pointers:
             ctx.fetch = _Fetcher(repo, settings, cache, remote)
+            from .. import fetchfilter
+
+            ctx.fetch_filter = fetchfilter.load(repo, settings)
         from ..filterlinks import link_mode
 
         if link_mode(repo, settings, cache.root) is not None:
@@ -188,7 +191,8 @@ def _smudge(ctx: filters.FilterContext, request: Request, content: _Tracked,
         pointer_chunks = fetcher.delayed.pop(request.pathname)  # git asks again, empty
     elif fetcher and request.headers.get("can-delay") == "1" and not fetcher.broken:
         ptr = pointer.parse(b"".join(pointer_chunks))
-        if ptr is not None and ptr.size and not ctx.cache.has(ptr.oid):
+        if ptr is not None and ptr.size and not ctx.cache.has(ptr.oid) \
+                and ctx.wants(request.pathname):
             fetcher.delayed[request.pathname] = pointer_chunks
             send_status(writer, "delayed")
             writer.send()

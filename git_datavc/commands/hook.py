@@ -118,12 +118,18 @@ def sync_workspace(repo: Repo, old: str, new: str, everything: bool) -> int:
         if report.missing and _fetch_missing(ws, report.missing):
             report = checkout(ws, mfiles, trust_records=True)
         _remove_deleted_outs(ws, old, [p for s, p in pairs if s == "D"])
-        if lock_changed:
-            print_report(_sync_stage_outs(ws, old))
+        stage_report = _sync_stage_outs(ws, old) if lock_changed else None
+        only = None
+        if report.missing or stage_report and stage_report.missing:
+            from .. import fetchfilter  # outside a partial fetch, missing is what was asked
+
+            only = fetchfilter.load(repo, ws.settings)
+        if stage_report:
+            print_report(stage_report, only)
     finally:
         ws.close()
     pending.unlink(missing_ok=True)
-    print_report(report)
+    print_report(report, only)
     return 0
 
 

@@ -31,16 +31,17 @@ def _cell(value: Any) -> str:
 
 
 def print_diff(changes: dict[str, dict[str, dict[str, Any]]], rev: str, as_json: bool,
-               kind: str) -> None:
+               kind: str, new: str = "workspace") -> None:
     if as_json:
         print(json.dumps(changes, indent=2, default=str))
         return
     rows = [[file, key, c["old"], c["new"]] + ([c.get("diff")] if kind == "Metric" else [])
             for file, keys in changes.items() for key, c in keys.items()]
     if not rows:
-        print(f"no {kind.lower()} changed between {rev} and the workspace")
+        print(f"no {kind.lower()} changed between {rev} and "
+              f"{'the workspace' if new == 'workspace' else new}")
         return
-    print(table(["Path", kind, rev, "workspace"] + (["Change"] if kind == "Metric" else []),
+    print(table(["Path", kind, rev, new] + (["Change"] if kind == "Metric" else []),
                 rows))
 
 

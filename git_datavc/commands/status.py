@@ -15,7 +15,8 @@ from ..errors import DatavcError
 from ..workspace import Workspace
 
 TRACKED = ":(attr:filter=datavc)"
-KINDS = ("staged", "added", "modified", "deleted", "not_checked_out", "not_in_cache")
+KINDS = ("staged", "added", "modified", "deleted", "not_checked_out", "not_in_cache",
+         "left_out")
 TITLES = {
     "staged": "changes staged for commit",
     "added": "new in the workspace (not in the metafile)",
@@ -23,6 +24,8 @@ TITLES = {
     "deleted": "deleted from the workspace",
     "not_checked_out": "pointer in the workspace (content not checked out)",
     "not_in_cache": "object missing from the cache",
+    "left_out": "left out by the partial fetch (fetch.include/exclude; "
+                "`git datavc pull -I PATH` fetches one)",
 }
 
 
@@ -46,7 +49,24 @@ def collect(ws: Workspace) -> dict[str, list[str]]:
             report["deleted" if status == "D" else "modified"].append(path)
     for kind, paths in metafile_status(ws).as_dict().items():
         report[kind] += paths
+    _move_left_out(ws, report)
     return report
+
+
+def _move_left_out(ws: Workspace, report: dict[str, list[str]]) -> None:
+    """A file outside the partial fetch whose object is not here is as the user asked:
+    listed as left out, not as a pointer, missing or deleted file."""
+    if not report["not_in_cache"]:
+        return
+    from .. import fetchfilter
+
+    only = fetchfilter.load(ws.repo, ws.settings)
+    if not only.active:
+        return
+    left = {p for p in report["not_in_cache"] if not only.selects(p)}
+    for kind in ("not_in_cache", "not_checked_out", "deleted"):
+        report[kind] = [p for p in report[kind] if p not in left]
+    report["left_out"] = sorted(left)
 
 
 def _diff(repo: git.Repo, *args: str) -> list[tuple[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Sequence
 
 from .. import git, output, sync
 from ..transfer import Result
@@ -14,8 +15,10 @@ def _say(verb: str, result: Result) -> None:
 
 
 def _summary(verb: str, result: Result) -> None:
+    left_out = f", {result.left_out} left out by the partial fetch" if result.left_out else ""
     output.info(f"datavc: {verb} {result.transferred} objects "
-                f"({output.human_size(result.bytes)}), {result.present} already there")
+                f"({output.human_size(result.bytes)}), {result.present} already there"
+                f"{left_out}")
 
 
 def run_push(remote: str | None, scope: sync.Scope, jobs: int, check_all: bool = False) -> int:
@@ -23,22 +26,27 @@ def run_push(remote: str | None, scope: sync.Scope, jobs: int, check_all: bool =
     return 0
 
 
-def run_fetch(remote: str | None, scope: sync.Scope, jobs: int) -> int:
-    _say("fetch", sync.fetch(git.find_repo(), remote, scope, jobs))
+def run_fetch(remote: str | None, scope: sync.Scope, jobs: int,
+              include: Sequence[str] = (), exclude: Sequence[str] = ()) -> int:
+    _say("fetch", sync.fetch(git.find_repo(), remote, scope, jobs, include, exclude))
     return 0
 
 
-def run_pull(remote: str | None, scope: sync.Scope, jobs: int, force: bool) -> int:
+def run_pull(remote: str | None, scope: sync.Scope, jobs: int, force: bool,
+             include: Sequence[str] = (), exclude: Sequence[str] = ()) -> int:
     """Fetch, then check out what arrived; a failed fetch is the error to report, even
     when the checkout then fails for the objects it could not get."""
+    from .. import config, fetchfilter
+
     repo = git.find_repo()
-    result = sync.fetch(repo, remote, scope, jobs)
+    result = sync.fetch(repo, remote, scope, jobs, include, exclude)
     from ..commands import checkout
     from ..errors import DatavcError
 
     _summary("fetch", result)
+    only = fetchfilter.load(repo, config.load(repo.root), include, exclude)
     try:
-        code = checkout.run(scope.targets, force=force, pointers_must_resolve=True)
+        code = checkout.run(scope.targets, force=force, pointers_must_resolve=True, only=only)
     except DatavcError:
         result.raise_for_failures("pull")
         raise

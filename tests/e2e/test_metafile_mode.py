@@ -409,7 +409,7 @@ def test_status_lists_modified_added_deleted(base: Path, kind: str) -> None:
 
 def _empty_status() -> dict[str, list[str]]:
     return {k: [] for k in ("staged", "added", "modified", "deleted", "not_checked_out",
-                            "not_in_cache")}
+                            "not_in_cache", "left_out")}
 
 
 @pytest.mark.parametrize("kind", LINK_TYPES)

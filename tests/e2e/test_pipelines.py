@@ -341,6 +341,25 @@ def test_lock_entries_of_removed_stages_are_dropped(project: Path) -> None:
     assert list(lock(repo)) == ["prepare", "featurize", "train"]
 
 
+def test_an_uncached_out_runs_again_after_gc_dropped_its_copy(project: Path) -> None:
+    """`cache: false` outs (eval/metrics.json) live in git; once `gc` drops the cache's copy
+    the next repro must still replace them, since they are as the stage made them."""
+    assert repro(project) == ALL
+    commit(project, "ran")
+    datavc(project, "gc", "-w", "-f")
+    set_params(project, train={"n_est": 60})
+    assert repro(project) == ["train", "evaluate"]
+    assert lock(project)["evaluate"]["outs"][0]["path"] == "eval/metrics.json"
+    # an uncached out edited by hand is still protected
+    commit(project, "n_est 60")
+    datavc(project, "gc", "-w", "-f")
+    write(project, "eval/metrics.json", '{"avg_prec": 1.0}')
+    set_params(project, train={"n_est": 70})
+    result = datavc(project, "repro", check=False)
+    assert result.returncode == 1 and "eval/metrics.json" in result.stderr
+    assert (project / "eval/metrics.json").read_text() == '{"avg_prec": 1.0}'
+
+
 def test_a_hand_edited_out_stops_repro_until_forced(project: Path) -> None:
     repo = project
     repro(repo)

@@ -2,7 +2,8 @@
 
 - core modules (everything but `main.py` and `commands/`) never import the CLI layer;
 - only `git.py` talks to git: it alone imports pygit2 or starts processes
-  (`commands/demo.py` may run processes too: it drives a sample repository);
+  (`commands/demo.py` may run processes too: it drives a sample repository; so may
+  `commands/help.py`: it runs `man`);
 - what git's hooks and filters load at start-up imports no heavy module at top level.
 """
 
@@ -19,7 +20,7 @@ import git_datavc
 
 PACKAGE = Path(git_datavc.__file__).parent
 HEAVY = {"yaml", "pygit2", "sqlite3", "boto3", "botocore"}
-PROCESS_ALLOWED = {"git_datavc.git", "git_datavc.commands.demo"}
+PROCESS_ALLOWED = {"git_datavc.git", "git_datavc.commands.demo", "git_datavc.commands.help"}
 PYGIT2_ALLOWED = {"git_datavc.git"}
 FAST_ENTRIES = ["git_datavc.main", "git_datavc.commands.hook",
                 "git_datavc.commands.filter_process"]
