@@ -17,10 +17,11 @@ from git_datavc.errors import DatavcError
     b"stages:\n  s:\n    cmd: x\n    outs:\n    - o: {1: a, b: 2}\n",   # out options
     b"plots:\n- p.csv: {1: a, b: 2}\n",           # plot options
     b"artifacts:\n  m: {path: m.pkl, 1: a, b: 2}\n",                   # artifact keys
+    b"stages:\n s:\n    foreach:\n    0:",                               # beside foreach
 ])
 def test_unknown_keys_of_mixed_types_are_named_not_sorted_into_a_type_error(
         tmp_path: Path, text: bytes) -> None:
-    with pytest.raises(DatavcError, match="unknown (top-level )?key"):
+    with pytest.raises(DatavcError, match="unknown (top-level )?key|nothing else beside it"):
         pipeline.parse(tmp_path, "dvc.yaml", text)
 
 
