@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from . import safeyaml
 from .errors import DatavcError
 from .safepath import check_relpath
 
@@ -141,13 +142,7 @@ def object_key(md5: str, legacy: bool) -> str:
 # --- .dvc files ----------------------------------------------------------------------------
 
 def _yaml_load(text: bytes, name: str) -> Any:
-    import yaml
-
-    try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as e:
-        first = (str(e).strip().splitlines() or ["syntax error"])[0]
-        raise DatavcError(f"{name} is not valid YAML: {first}") from None
+    return safeyaml.load(text, name)
 
 
 def join(base: str, path: Any, where: str) -> str:

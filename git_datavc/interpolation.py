@@ -147,7 +147,7 @@ def expand(name: str, body: Any, ctx: dict[str, Any], where: str
         extra = set(body) - {"foreach", "do"}
         if "do" not in body or extra:
             raise DatavcError(f"{where}: `foreach` needs `do` and nothing else beside it"
-                              + (f" (found {', '.join(sorted(extra))})" if extra else ""))
+                              + (f" (found {', '.join(sorted(map(str, extra)))})" if extra else ""))
         items = resolve(body["foreach"], ctx, where)
         return [(f"{name}@{key}", body["do"], {**ctx, "item": item, "key": key})
                 for key, item in _foreach_items(items, where)]

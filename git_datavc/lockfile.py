@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import safeyaml
 from .errors import DatavcError
 from .hashing import is_oid
 from .metafile import Out
@@ -65,13 +66,7 @@ def read(path: Path) -> dict[str, StageLock]:
 
 
 def parse(text: bytes, name: str) -> dict[str, StageLock]:
-    import yaml
-
-    try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as e:
-        first = (str(e).strip().splitlines() or ["syntax error"])[0]
-        raise DatavcError(f"{name} is not valid YAML: {first}") from None
+    data = safeyaml.load(text, name)
     if data is None:
         return {}
     if not isinstance(data, dict) or not isinstance(data.get("stages", {}), dict):

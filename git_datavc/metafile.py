@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple
 
+from . import safeyaml
 from .errors import DatavcError
 from .hashing import is_oid
 from .safepath import check_relpath
@@ -99,25 +100,15 @@ def _check_no_prefix_clash(paths: set[str], source: str) -> None:
 
 # --- metafiles -----------------------------------------------------------------------
 
-def _yaml() -> Any:
-    import yaml
-
-    return yaml
-
-
 def load(path: Path, text: str | bytes | None = None) -> list[Out]:
     """The outs of a metafile (read from `path`, or parsed from `text`)."""
-    yaml = _yaml()
     name = str(path)
     try:
         if text is None:
             text = path.read_bytes()
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except OSError as e:
         raise DatavcError(f"cannot read {name}: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "syntax error"
-        raise DatavcError(f"{name} is not valid YAML: {first}") from None
+    data = safeyaml.load(text, name)
     if not isinstance(data, dict) or not isinstance(data.get("outs"), list) or not data["outs"]:
         raise DatavcError(f"{name} has no `outs:` list")
     return [_parse_out(item, name) for item in data["outs"]]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import interpolation, params, sections
+from . import interpolation, params, safeyaml, sections
 from .sections import Artifact, Dataset, Plot
 from .errors import DatavcError, UnsafePath
 from .safepath import check_relpath
@@ -172,18 +172,12 @@ def parsing_settings(root: Path) -> interpolation.Parsing:
 def parse(root: Path, file: str, text: bytes,
           parsing: interpolation.Parsing | None = None, strict: bool = True) -> Pipeline:
     """Build the pipeline from the text of `root/file`."""
-    import yaml
-
-    try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as e:
-        first = (str(e).strip().splitlines() or ["syntax error"])[0]
-        raise DatavcError(f"{file} is not valid YAML: {first}") from None
+    data = safeyaml.load(text, file)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise DatavcError(f"{file} must be a mapping with a `stages:` key")
-    unknown = sorted(set(data) - TOP_KEYS)
+    unknown = sorted(set(data) - TOP_KEYS, key=str)
     if unknown:
         raise DatavcError(f"{file}: unknown top-level key {unknown[0]!r}")
     ctx: dict[str, Any] = {}
@@ -240,7 +234,7 @@ def _stage(root: Path, name: str, body: Any, ctx: dict[str, Any], where: str,
            parsing: interpolation.Parsing) -> Stage:
     if not isinstance(body, dict):
         raise DatavcError(f"{where}: a stage must be a mapping")
-    unknown = sorted(set(body) - STAGE_KEYS)
+    unknown = sorted(set(body) - STAGE_KEYS, key=str)
     if unknown:
         raise DatavcError(f"{where}: unknown key {unknown[0]!r}")
     wdir = interpolation.resolve(body.get("wdir", "."), ctx, where)
@@ -323,7 +317,7 @@ def _outs(wdir: str, value: Any, kind: str, where: str) -> list[OutSpec]:
         opts = opts or {}
         if not isinstance(opts, dict):
             raise DatavcError(f"{where}: options of {path!r} must be a mapping")
-        unknown = sorted(set(opts) - allowed)
+        unknown = sorted(set(opts) - allowed, key=str)
         if unknown:
             raise DatavcError(f"{where}: {path!r}: unknown key {unknown[0]!r}")
         specs.append(OutSpec(_path(wdir, path, where),

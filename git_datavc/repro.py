@@ -109,6 +109,8 @@ def reproduce(ws: Workspace, pipe: Pipeline, names: list[str], force: bool = Fal
         _pull(run, names)
     ws.preload_state()
     _check_deps_exist(run, names)
+    if not dry:
+        _keep_leftovers_of_killed_runs(run)
     if not force:
         _check_hand_edits(run, names)
     try:
@@ -393,6 +395,7 @@ def _start(run: _Run, name: str, upstream_runs: bool) -> dict[str, Any] | str | 
         _restore(run, stage, cached, from_run_cache=True)
         _record(run, stage, deps, values, cached)
         return None
+    _running_marker(run, name).touch()
     _clear_outs(run, stage)
     output.info(f"Running stage {name!r} ({reason}):")
     return {"deps": deps, "params": values, "key": run_key}
@@ -540,6 +543,7 @@ def _finish(run: _Run, name: str, job: dict[str, Any], outcome: tuple[int, str])
     missing = [o.path for o in stage.outs if not os.path.lexists(run.root / o.path)]
     if code != 0 or missing:
         _keep_leftovers(run, stage)
+        _running_marker(run, name).unlink(missing_ok=True)
         if code != 0:
             raise DatavcError(f"stage {name!r} failed: `{cmd}` exited with {code}")
         raise DatavcError(f"stage {name!r} did not make its out {missing[0]!r}")
@@ -548,7 +552,27 @@ def _finish(run: _Run, name: str, job: dict[str, Any], outcome: tuple[int, str])
     if job["key"]:
         runcache.put(run.ws.cache.root, job["key"], outs)
     _record(run, stage, job["deps"], job["params"], outs)
+    _running_marker(run, name).unlink(missing_ok=True)
     run.result.ran.append(name)
+
+
+def _running_marker(run: _Run, name: str) -> Path:
+    """`.git/datavc/repro-running/<hash of the stage name>`: there while the stage's outs
+    are cleared and its commands run. One left by a killed repro says the outs hold that
+    run's half-made output, not the user's edits."""
+    folder = run.ws.repo.git_dir / "datavc" / "repro-running"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / hash_bytes(name.encode())[:32]
+
+
+def _keep_leftovers_of_killed_runs(run: _Run) -> None:
+    """Outs a killed repro left half-made go into the cache, as a failed run's do, so the
+    rerun can clear them as the stage's own instead of refusing them as hand edits."""
+    for name, stage in run.pipe.stages.items():
+        marker = _running_marker(run, name)
+        if marker.exists():
+            _keep_leftovers(run, stage)
+            marker.unlink()
 
 
 def _keep_leftovers(run: _Run, stage: Stage) -> None:

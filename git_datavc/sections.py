@@ -99,7 +99,7 @@ def plot(name: str, opts: Any, path: PathFn, where: str, name_is_path: bool) -> 
     opts = opts or {}
     if not isinstance(opts, dict):
         raise DatavcError(f"{where}: the options of plot {name!r} must be a mapping")
-    unknown = sorted(set(opts) - PLOT_OPTIONS)
+    unknown = sorted(set(opts) - PLOT_OPTIONS, key=str)
     if unknown:
         raise DatavcError(f"{where}: plot {name!r}: unknown key {unknown[0]!r} (plots take "
                           f"{', '.join(sorted(PLOT_OPTIONS))})")
@@ -164,7 +164,7 @@ def artifacts(value: Any, path: PathFn, where: str) -> list[Artifact]:
         here = f"{where}: {name!r}"
         if not isinstance(body, dict) or "path" not in body:
             raise DatavcError(f"{here}: an artifact needs at least `path`")
-        unknown = sorted(set(body) - ARTIFACT_KEYS)
+        unknown = sorted(set(body) - ARTIFACT_KEYS, key=str)
         if unknown:
             raise DatavcError(f"{here}: unknown key {unknown[0]!r} (artifacts take "
                               f"{', '.join(sorted(ARTIFACT_KEYS))})")

@@ -13,6 +13,39 @@ import pytest
 from tests.helpers import git
 
 BIN_DIR = os.path.dirname(sys.executable)
+# The long run of tests/torture and tests/fuzz: `pytest --torture`, or this variable set to 1.
+TORTURE_ENV = "DATAVC_TORTURE"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--torture", action="store_true",
+                     help="long torture and fuzz run: >= 100 kill trials per scenario, "
+                          f">= 10,000 cases per parser (or set {TORTURE_ENV}=1)")
+
+
+def torture_enabled(config: pytest.Config) -> bool:
+    return bool(config.getoption("--torture")) or os.environ.get(TORTURE_ENV) == "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long run of tests/torture and tests/fuzz has no per-test time limit."""
+    if torture_enabled(config):
+        for item in items:
+            if item.nodeid.startswith(("tests/torture/", "tests/fuzz/")):
+                item.add_marker(pytest.mark.timeout(0))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        from hypothesis import HealthCheck, settings
+    except ImportError:   # installed without the [dev] extras: tests/fuzz cannot run anyway
+        return
+    quiet = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+    settings.register_profile("datavc-short", max_examples=150, deadline=None,
+                              suppress_health_check=quiet)
+    settings.register_profile("datavc-torture", max_examples=10_000, deadline=None,
+                              suppress_health_check=quiet)
+    settings.load_profile("datavc-torture" if torture_enabled(config) else "datavc-short")
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, ContextManager, Sequence
 
 if TYPE_CHECKING:
@@ -43,6 +44,9 @@ def run(name: str, args: Sequence[str]) -> int:
     if name == "pre-push":
         return _pre_push(repo, list(args))
     old, new, everything = _range(repo, name, list(args))
+    pending = repo.git_dir / "datavc" / PENDING
+    if os.path.exists(pending):    # an earlier hook died before it finished: redo it whole
+        old, everything = _pending_old(pending) or old, True
     if os.path.exists(repo.git_dir / "datavc" / "smudged"):
         from ..filterlinks import sync
 
@@ -85,6 +89,17 @@ def _range(repo: Repo, name: str, args: list[str]) -> tuple[str, str, bool]:
 
 
 LOCK = "datavc.lock"  # pipeline.LOCK, spelled out here: importing pipeline costs yaml
+# Written before a hook changes the workspace, removed when it is done: after a hook that was
+# killed (or failed) half-way, the next one (a rerun of the same `git checkout`, where git
+# passes old == new) redoes the interrupted range against every metafile.
+PENDING = "checkout-pending"
+
+
+def _pending_old(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
 
 
 def _changed(repo: Repo, old: str, new: str) -> list[tuple[str, str]]:
@@ -105,6 +120,9 @@ def _commit_or_empty(repo: Repo, old: str) -> str:
 
 def sync_workspace(repo: Repo, old: str, pairs: list[tuple[str, str]], everything: bool) -> int:
     """Check out what `pairs` (from `_changed`) name; `everything`: every metafile."""
+    pending = repo.git_dir / "datavc" / PENDING
+    pending.parent.mkdir(parents=True, exist_ok=True)
+    pending.write_text(old + "\n")
     from ..checkout import checkout
     from ..commands.checkout import print_report
     from ..workspace import Workspace, metafiles_in
@@ -131,6 +149,7 @@ def sync_workspace(repo: Repo, old: str, pairs: list[tuple[str, str]], everythin
             print_report(stage_report, only)
     finally:
         ws.close()
+    pending.unlink(missing_ok=True)
     print_report(report, only)
     return 0
 

@@ -110,3 +110,27 @@ def test_installed_hook_on_checkout_without_data_change_is_quick(
     assert {p.name: p.stat().st_ino for p in (repo / "data").iterdir()} == before
     assert subprocess.run(["git", "diff", "--quiet", c1, c2, "--", "*.datavc"],
                           cwd=repo).returncode == 0
+
+
+def test_rerun_of_a_checkout_whose_hook_died_finishes_its_work(
+        history: tuple[Path, str, str, str]) -> None:
+    """A post-checkout hook killed half-way (tests/torture finds this with kill -9): git
+    had moved HEAD, the data was not placed. Rerunning the same `git checkout` gives the
+    hook old == new, yet the marker the dead hook left makes it redo the interrupted range."""
+    repo, c1, _, c3 = history
+    assert (repo / "data" / "f00.txt").read_text() == "changed\n"
+    git(repo, "checkout", "-q", c1, env={"DATAVC_SKIP_HOOKS": "1"})   # git's part only
+    marker = repo / ".git" / "datavc" / "checkout-pending"
+    marker.write_text(c3 + "\n")                  # what the hook wrote before it died
+    assert (repo / "data" / "f00.txt").read_text() == "changed\n"
+    git(repo, "checkout", "-q", c1)               # the rerun: post-checkout c1 c1 1
+    assert (repo / "data" / "f00.txt").read_text() == "file 0\n"
+    assert not marker.exists()
+    assert git(repo, "status", "--porcelain").stdout == ""
+
+
+def test_a_finished_hook_leaves_no_marker(history: tuple[Path, str, str, str]) -> None:
+    repo, c1, _, _ = history
+    git(repo, "checkout", "-q", c1)
+    assert (repo / "data" / "f00.txt").read_text() == "file 0\n"
+    assert not (repo / ".git" / "datavc" / "checkout-pending").exists()

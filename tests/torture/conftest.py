@@ -1,0 +1,44 @@
+"""Trial counts for the torture suite: a few per scenario by default (the whole folder in
+a few minutes), >= 100 with `pytest --torture` or DATAVC_TORTURE=1 (then no time limit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from tests.conftest import torture_enabled
+from tests.helpers import datavc, git
+
+LONG = 100
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith("tests/torture/"):
+            item.add_marker(pytest.mark.torture)
+
+
+@pytest.fixture
+def count(request: pytest.FixtureRequest) -> Callable[[int], int]:
+    """count(short): how many trials a scenario runs (`short` by default)."""
+    long = torture_enabled(request.config)
+    return lambda short: LONG if long else short
+
+
+@pytest.fixture
+def mrepo(tmp_path: Path) -> Path:
+    """A repository with `git datavc init` (hooks installed) and one commit."""
+    path = tmp_path / "repo"
+    path.mkdir()
+    git(path, "init", "-q")
+    datavc(path, "init")
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "init")
+    return path
+
+
+def commit_all(repo: Path, message: str = "trial") -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message, "--allow-empty")
