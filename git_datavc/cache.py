@@ -21,6 +21,7 @@ from .fsutil import create_temp, sync_filesystem, unlink_quietly, write_all
 BATCH_BELOW = 8 << 20       # objects smaller than this are synced in batches
 BATCH_FILES = 20_000
 BATCH_BYTES = 256 << 20
+BACKGROUND_BELOW = 256 << 10  # a background writer takes objects below this (memory)
 WRITE_BUFFER = 4 << 20      # hash and write in big slices: blake3 threads need them
 SYNC_EVERY = 64 << 20     # a large object's bytes go to disk while it is still arriving
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
@@ -40,6 +41,7 @@ class Cache:
         self.objects = self.root / "files" / "blake3"
         self.tmp = self.root / "tmp"
         self._objects = str(self.objects)
+        self._tmp = str(self.tmp)
         self._made_dirs: set[str] = set()
 
     def path(self, oid: str) -> Path:
@@ -98,8 +100,8 @@ class Cache:
         base, _ = split_oid(oid)
         return hash_file(self.path(oid))[0] == base
 
-    def writer(self, auto_flush: bool = True) -> "Writer":
-        return Writer(self, auto_flush)
+    def writer(self, auto_flush: bool = True, background: bool = False) -> "Writer":
+        return Writer(self, auto_flush, background)
 
     def add_bytes(self, data: bytes) -> str:
         with self.writer() as w:
@@ -128,15 +130,20 @@ class Cache:
             os.makedirs(key, exist_ok=True)
             self._made_dirs.add(key)
 
-    def tempfile(self) -> tuple[int, str]:
-        """A new temp file (fd, path) in the cache's tmp dir."""
-        self._ensure_dir(self.tmp)
-        return create_temp(self.tmp, "obj-")
+    def tempfile(self, mode: int = 0o600) -> tuple[int, str]:
+        """A new temp file (fd, path) in the cache's tmp dir (a read-only `mode` still
+        gives a writable fd)."""
+        self._ensure_dir(self._tmp)
+        return create_temp(self._tmp, "obj-", mode)
 
     def _publish(self, tmp_path: str, oid: str) -> None:
-        final = self.path(oid)
-        self._ensure_dir(final.parent)
-        os.rename(tmp_path, final)
+        folder = f"{self._objects}/{oid[:2]}"
+        self._ensure_dir(folder)
+        os.rename(tmp_path, f"{folder}/{oid[2:]}")
+
+    def _has_own(self, oid: str) -> bool:
+        """`has` for an id this process computed (no need to validate it)."""
+        return os.path.isfile(f"{self._objects}/{oid[:2]}/{oid[2:]}")
 
 
 def _read_chunks(f: IO[bytes]) -> Iterator[bytes]:
@@ -145,14 +152,20 @@ def _read_chunks(f: IO[bytes]) -> Iterator[bytes]:
 
 
 class Writer:
-    """Adds objects to a cache; small ones become visible at `flush()` (or on exit)."""
+    """Adds objects to a cache; small ones become visible at `flush()` (or on exit).
 
-    def __init__(self, cache: Cache, auto_flush: bool = True) -> None:
+    `background`: small objects are written to their temp files by a thread of their own,
+    so the caller (the filter process, answering git file by file) goes on while the
+    kernel creates the files. Their durability is unchanged: nothing is visible before
+    `flush()` synced it, and a failed write fails the next call and the flush."""
+
+    def __init__(self, cache: Cache, auto_flush: bool = True, background: bool = False) -> None:
         self.cache = cache
         self.auto_flush = auto_flush
         self.pending: dict[str, str] = {}   # oid -> temp path, not yet renamed
         self.pending_bytes = 0
         self._lock = threading.RLock()      # add_chunks may run in several threads
+        self._bg: _Background | None = _Background(self) if background else None
 
     def __enter__(self) -> "Writer":
         return self
@@ -164,7 +177,8 @@ class Writer:
             self.discard()
 
     def has(self, oid: str) -> bool:
-        return oid in self.pending or self.cache.has(oid)
+        return oid in self.pending or (self._bg is not None and oid in self._bg.queued) \
+            or self.cache.has(oid)
 
     def add_chunks(self, chunks: Iterable[bytes], size_hint: int = 0,
                    suffix: str = "") -> tuple[str, int]:
@@ -180,7 +194,10 @@ class Writer:
         else:
             data = bytes(head)
             oid = hash_bytes(data) + suffix
-            if self.has(oid):
+            if oid in self.pending or self.cache._has_own(oid):
+                return oid, len(data)
+            if self._bg is not None and len(data) < BACKGROUND_BELOW:
+                self._bg.store(data, oid)
                 return oid, len(data)
             return self._store_small(data, oid)
         return self._store_stream(itertools.chain([bytes(head)], it), size_hint, suffix)
@@ -190,11 +207,15 @@ class Writer:
         self._store_small(data, oid)
 
     def _store_small(self, data: bytes, oid: str) -> tuple[str, int]:
-        fd, tmp_path = self.cache.tempfile()
+        tmp_path = self._write_temp(data)
+        return self._finish(tmp_path, oid, len(data))
+
+    def _write_temp(self, data: bytes) -> str:
+        """A read-only temp file holding `data` (fsynced when it is too big to batch)."""
+        fd, tmp_path = self.cache.tempfile(READ_ONLY)
         try:
             try:
                 write_all(fd, data)
-                os.fchmod(fd, READ_ONLY)
                 if len(data) >= BATCH_BELOW:
                     os.fsync(fd)
             finally:
@@ -202,7 +223,7 @@ class Writer:
         except BaseException:
             unlink_quietly(tmp_path)
             raise
-        return self._finish(tmp_path, oid, len(data))
+        return tmp_path
 
     def _store_stream(self, chunks: Iterable[bytes], size_hint: int,
                       suffix: str) -> tuple[str, int]:
@@ -253,6 +274,8 @@ class Writer:
 
     def flush(self) -> None:
         """Make every pending object durable, then visible (rename), then the renames durable."""
+        if self._bg is not None:
+            self._bg.wait()
         with self._lock:
             if not self.pending:
                 return
@@ -264,10 +287,65 @@ class Writer:
             self.pending_bytes = 0
 
     def discard(self) -> None:
+        if self._bg is not None:
+            self._bg.wait(raise_error=False)
         for tmp_path in self.pending.values():
             unlink_quietly(tmp_path)
         self.pending.clear()
         self.pending_bytes = 0
+
+
+class _Background:
+    """One thread writing small objects' temp files for a Writer, in the order given."""
+
+    QUEUE = 256                # objects waiting at most (each below WRITE_BUFFER)
+
+    def __init__(self, writer: Writer) -> None:
+        import queue
+
+        self.writer = writer
+        self.queued: set[str] = set()
+        self.todo: queue.Queue[tuple[bytes, str]] = queue.Queue(self.QUEUE)
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+
+    def store(self, data: bytes, oid: str) -> None:
+        self._check()
+        if oid in self.queued:
+            return
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="datavc-cache-store",
+                                           daemon=True)
+            self.thread.start()
+        self.queued.add(oid)
+        self.todo.put((data, oid))
+
+    def _run(self) -> None:
+        writer = self.writer
+        while True:
+            data, oid = self.todo.get()
+            try:
+                if self.error is None:
+                    tmp_path = writer._write_temp(data)
+                    with writer._lock:
+                        writer.pending[oid] = tmp_path
+                        writer.pending_bytes += len(data)
+            except BaseException as e:  # reported to the caller by the next store or flush
+                self.error = e
+            finally:
+                self.queued.discard(oid)
+                self.todo.task_done()
+
+    def wait(self, raise_error: bool = True) -> None:
+        """Until every queued object is in a temp file; then the first failure, if any."""
+        self.todo.join()
+        if raise_error:
+            self._check()
+
+    def _check(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
 
 
 def _hash_into(fd: int, chunks: Iterable[bytes], size_hint: int) -> tuple[str, int]:

@@ -18,7 +18,7 @@ from ..cache import Cache
 from ..errors import DatavcError
 from ..filter_protocol import (PktReader, PktWriter, ProtocolError, Request, handshake,
                                read_request, send_status)
-from ..git import find_repo
+from ..git import Repo, find_repo
 from ..state import State
 
 IDLE_SECONDS = 0.05
@@ -67,7 +67,7 @@ def run() -> int:
     # Small objects become visible in batches (one sync for many). A batch is flushed when
     # git pauses between requests, as it does before running another git command whose
     # own filter may need these objects, and when it ends.
-    with cache.writer(auto_flush=False) as cache_writer:
+    with cache.writer(auto_flush=False, background=True) as cache_writer:
         ctx = filters.FilterContext(cache, cache_writer, state, repo.root)
         if remote and not ctx.quiet_pointers:
             ctx.fetch = _Fetcher(repo, settings, cache, remote)
@@ -85,9 +85,25 @@ def run() -> int:
                     break
                 _serve(ctx, request, reader, writer)
         finally:
+            if ctx.smudged_big:
+                _record_hints(repo, ctx)
             state.close()
             ctx.summary()
     return 0
+
+
+def _record_hints(repo: Repo, ctx: filters.FilterContext) -> None:
+    """git has written the smudged files and the index by the time it closes our stdin."""
+    from ..errors import GitError
+    from ..smudgehints import record
+
+    assert ctx.hints is not None
+    try:
+        record(str(repo.root), ctx.hints, ctx.smudged_big,
+               lambda paths: repo.git("ls-files", "-s", "--debug", "-z", "--",
+                                      *(":(literal)" + p for p in paths)))
+    except GitError:
+        pass  # hints are a shortcut: without them the next clean hashes
 
 
 def _idle(reader: PktReader, wait: float = IDLE_SECONDS) -> bool:
