@@ -21,7 +21,7 @@ from .fsutil import create_temp, sync_filesystem, unlink_quietly, write_all
 BATCH_BELOW = 8 << 20       # objects smaller than this are synced in batches
 BATCH_FILES = 20_000
 BATCH_BYTES = 256 << 20
-BACKGROUND_BELOW = 256 << 10  # a background writer takes objects below this (memory)
+DEFER_BELOW = 256 << 10     # a deferring writer holds objects below this in memory
 WRITE_BUFFER = 4 << 20      # hash and write in big slices: blake3 threads need them
 SYNC_EVERY = 64 << 20     # a large object's bytes go to disk while it is still arriving
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
@@ -100,8 +100,8 @@ class Cache:
         base, _ = split_oid(oid)
         return hash_file(self.path(oid))[0] == base
 
-    def writer(self, auto_flush: bool = True, background: bool = False) -> "Writer":
-        return Writer(self, auto_flush, background)
+    def writer(self, auto_flush: bool = True, deferred: bool = False) -> "Writer":
+        return Writer(self, auto_flush, deferred)
 
     def add_bytes(self, data: bytes) -> str:
         with self.writer() as w:
@@ -154,18 +154,20 @@ def _read_chunks(f: IO[bytes]) -> Iterator[bytes]:
 class Writer:
     """Adds objects to a cache; small ones become visible at `flush()` (or on exit).
 
-    `background`: small objects are written to their temp files by a thread of their own,
-    so the caller (the filter process, answering git file by file) goes on while the
-    kernel creates the files. Their durability is unchanged: nothing is visible before
-    `flush()` synced it, and a failed write fails the next call and the flush."""
+    `deferred`: small objects are only hashed by `add_chunks`; their temp files are written
+    by the next `write_deferred()` (or `flush()`). The filter process answers git first
+    and writes after, so the kernel creates our files while git works on its side (two
+    cores busy instead of one after the other). Durability is unchanged: nothing is
+    visible before `flush()` synced it; a failed write fails the next `add_chunks`."""
 
-    def __init__(self, cache: Cache, auto_flush: bool = True, background: bool = False) -> None:
+    def __init__(self, cache: Cache, auto_flush: bool = True, deferred: bool = False) -> None:
         self.cache = cache
         self.auto_flush = auto_flush
         self.pending: dict[str, str] = {}   # oid -> temp path, not yet renamed
         self.pending_bytes = 0
         self._lock = threading.RLock()      # add_chunks may run in several threads
-        self._bg: _Background | None = _Background(self) if background else None
+        self.deferred: dict[str, bytes] | None = {} if deferred else None
+        self._error: BaseException | None = None   # of a deferred write
 
     def __enter__(self) -> "Writer":
         return self
@@ -177,7 +179,7 @@ class Writer:
             self.discard()
 
     def has(self, oid: str) -> bool:
-        return oid in self.pending or (self._bg is not None and oid in self._bg.queued) \
+        return oid in self.pending or (self.deferred is not None and oid in self.deferred) \
             or self.cache.has(oid)
 
     def add_chunks(self, chunks: Iterable[bytes], size_hint: int = 0,
@@ -194,10 +196,13 @@ class Writer:
         else:
             data = bytes(head)
             oid = hash_bytes(data) + suffix
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
             if oid in self.pending or self.cache._has_own(oid):
                 return oid, len(data)
-            if self._bg is not None and len(data) < BACKGROUND_BELOW:
-                self._bg.store(data, oid)
+            if self.deferred is not None and len(data) < DEFER_BELOW:
+                self.deferred[oid] = data
                 return oid, len(data)
             return self._store_small(data, oid)
         return self._store_stream(itertools.chain([bytes(head)], it), size_hint, suffix)
@@ -260,6 +265,20 @@ class Writer:
                 self.flush()
         return oid, size
 
+    def write_deferred(self) -> None:
+        """Write the temp files of the objects `add_chunks` deferred; a failure is kept
+        for the next `add_chunks` (or raised by `flush`)."""
+        if not self.deferred:
+            return
+        todo, self.deferred = self.deferred, {}
+        try:
+            for oid, data in todo.items():
+                if oid not in self.pending:
+                    self.pending[oid] = self._write_temp(data)
+                    self.pending_bytes += len(data)
+        except (OSError, MemoryError) as e:
+            self._error = e
+
     def over_limit(self) -> bool:
         return len(self.pending) >= BATCH_FILES or self.pending_bytes >= BATCH_BYTES
 
@@ -274,8 +293,10 @@ class Writer:
 
     def flush(self) -> None:
         """Make every pending object durable, then visible (rename), then the renames durable."""
-        if self._bg is not None:
-            self._bg.wait()
+        self.write_deferred()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
         with self._lock:
             if not self.pending:
                 return
@@ -287,65 +308,12 @@ class Writer:
             self.pending_bytes = 0
 
     def discard(self) -> None:
-        if self._bg is not None:
-            self._bg.wait(raise_error=False)
+        if self.deferred:
+            self.deferred.clear()
         for tmp_path in self.pending.values():
             unlink_quietly(tmp_path)
         self.pending.clear()
         self.pending_bytes = 0
-
-
-class _Background:
-    """One thread writing small objects' temp files for a Writer, in the order given."""
-
-    QUEUE = 256                # objects waiting at most (each below WRITE_BUFFER)
-
-    def __init__(self, writer: Writer) -> None:
-        import queue
-
-        self.writer = writer
-        self.queued: set[str] = set()
-        self.todo: queue.Queue[tuple[bytes, str]] = queue.Queue(self.QUEUE)
-        self.error: BaseException | None = None
-        self.thread: threading.Thread | None = None
-
-    def store(self, data: bytes, oid: str) -> None:
-        self._check()
-        if oid in self.queued:
-            return
-        if self.thread is None:
-            self.thread = threading.Thread(target=self._run, name="datavc-cache-store",
-                                           daemon=True)
-            self.thread.start()
-        self.queued.add(oid)
-        self.todo.put((data, oid))
-
-    def _run(self) -> None:
-        writer = self.writer
-        while True:
-            data, oid = self.todo.get()
-            try:
-                if self.error is None:
-                    tmp_path = writer._write_temp(data)
-                    with writer._lock:
-                        writer.pending[oid] = tmp_path
-                        writer.pending_bytes += len(data)
-            except BaseException as e:  # reported to the caller by the next store or flush
-                self.error = e
-            finally:
-                self.queued.discard(oid)
-                self.todo.task_done()
-
-    def wait(self, raise_error: bool = True) -> None:
-        """Until every queued object is in a temp file; then the first failure, if any."""
-        self.todo.join()
-        if raise_error:
-            self._check()
-
-    def _check(self) -> None:
-        if self.error is not None:
-            error, self.error = self.error, None
-            raise error
 
 
 def _hash_into(fd: int, chunks: Iterable[bytes], size_hint: int) -> tuple[str, int]:

@@ -67,7 +67,7 @@ def run() -> int:
     # Small objects become visible in batches (one sync for many). A batch is flushed when
     # git pauses between requests, as it does before running another git command whose
     # own filter may need these objects, and when it ends.
-    with cache.writer(auto_flush=False, background=True) as cache_writer:
+    with cache.writer(auto_flush=False, deferred=True) as cache_writer:
         ctx = filters.FilterContext(cache, cache_writer, state, repo.root)
         if remote and not ctx.quiet_pointers:
             ctx.fetch = _Fetcher(repo, settings, cache, remote)
@@ -84,6 +84,7 @@ def run() -> int:
                 except EOFError:
                     break
                 _serve(ctx, request, reader, writer)
+                cache_writer.write_deferred()  # git has its answer: it works meanwhile
         finally:
             if ctx.smudged_big:
                 _record_hints(repo, ctx)
