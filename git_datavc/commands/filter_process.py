@@ -22,6 +22,7 @@ from ..git import Repo, find_repo
 from ..state import State
 
 IDLE_SECONDS = 0.05
+IDLE_MAX = 0.5
 
 
 class _Tracked:
@@ -75,9 +76,10 @@ def run() -> int:
 
         if link_mode(repo, settings, cache.root) is not None:
             ctx.smudge_links = repo.git_dir
+        pace = _Pace()
         try:
             while True:
-                if cache_writer.pending and _idle(reader) or cache_writer.over_limit():
+                if cache_writer.pending and _idle(reader, pace) or cache_writer.over_limit():
                     cache_writer.flush()
                 try:
                     request = read_request(reader)
@@ -107,13 +109,34 @@ def _record_hints(repo: Repo, ctx: filters.FilterContext) -> None:
         pass  # hints are a shortcut: without them the next clean hashes
 
 
-def _idle(reader: PktReader, wait: float = IDLE_SECONDS) -> bool:
-    """No request from git within `wait` seconds."""
+class _Pace:
+    """How long git takes between two requests (a moving average): "idle" is a pause far
+    longer than that. On a busy machine git's gaps grow, and a fixed wait would flush
+    (one sync of the whole file system each time) every few files."""
+
+    def __init__(self) -> None:
+        self.gap = 0.0
+
+    def wait(self) -> float:
+        return min(max(IDLE_SECONDS, 20 * self.gap), IDLE_MAX)
+
+    def saw(self, seconds: float) -> None:
+        self.gap += (seconds - self.gap) / 8
+
+
+def _idle(reader: PktReader, pace: _Pace | None = None) -> bool:
+    """No request from git within the pause that counts as idle."""
     if reader.buffered():
         return False
     import select
+    import time
 
-    return not select.select([0], [], [], wait)[0]
+    wait = pace.wait() if pace else IDLE_SECONDS
+    start = time.monotonic()
+    ready = select.select([0], [], [], wait)[0]
+    if ready and pace:
+        pace.saw(time.monotonic() - start)
+    return not ready
 
 
 class _Fetcher:
