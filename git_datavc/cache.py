@@ -21,6 +21,7 @@ from .fsutil import create_temp, sync_filesystem, unlink_quietly, write_all
 BATCH_BELOW = 8 << 20       # objects smaller than this are synced in batches
 BATCH_FILES = 20_000
 BATCH_BYTES = 256 << 20
+DEFER_BELOW = 256 << 10     # a deferring writer holds objects below this in memory
 WRITE_BUFFER = 4 << 20      # hash and write in big slices: blake3 threads need them
 SYNC_EVERY = 64 << 20     # a large object's bytes go to disk while it is still arriving
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
@@ -40,6 +41,7 @@ class Cache:
         self.objects = self.root / "files" / "blake3"
         self.tmp = self.root / "tmp"
         self._objects = str(self.objects)
+        self._tmp = str(self.tmp)
         self._made_dirs: set[str] = set()
 
     def path(self, oid: str) -> Path:
@@ -98,8 +100,8 @@ class Cache:
         base, _ = split_oid(oid)
         return hash_file(self.path(oid))[0] == base
 
-    def writer(self, auto_flush: bool = True) -> "Writer":
-        return Writer(self, auto_flush)
+    def writer(self, auto_flush: bool = True, deferred: bool = False) -> "Writer":
+        return Writer(self, auto_flush, deferred)
 
     def add_bytes(self, data: bytes) -> str:
         with self.writer() as w:
@@ -128,15 +130,20 @@ class Cache:
             os.makedirs(key, exist_ok=True)
             self._made_dirs.add(key)
 
-    def tempfile(self) -> tuple[int, str]:
-        """A new temp file (fd, path) in the cache's tmp dir."""
-        self._ensure_dir(self.tmp)
-        return create_temp(self.tmp, "obj-")
+    def tempfile(self, mode: int = 0o600) -> tuple[int, str]:
+        """A new temp file (fd, path) in the cache's tmp dir (a read-only `mode` still
+        gives a writable fd)."""
+        self._ensure_dir(self._tmp)
+        return create_temp(self._tmp, "obj-", mode)
 
     def _publish(self, tmp_path: str, oid: str) -> None:
-        final = self.path(oid)
-        self._ensure_dir(final.parent)
-        os.rename(tmp_path, final)
+        folder = f"{self._objects}/{oid[:2]}"
+        self._ensure_dir(folder)
+        os.rename(tmp_path, f"{folder}/{oid[2:]}")
+
+    def _has_own(self, oid: str) -> bool:
+        """`has` for an id this process computed (no need to validate it)."""
+        return os.path.isfile(f"{self._objects}/{oid[:2]}/{oid[2:]}")
 
 
 def _read_chunks(f: IO[bytes]) -> Iterator[bytes]:
@@ -145,14 +152,22 @@ def _read_chunks(f: IO[bytes]) -> Iterator[bytes]:
 
 
 class Writer:
-    """Adds objects to a cache; small ones become visible at `flush()` (or on exit)."""
+    """Adds objects to a cache; small ones become visible at `flush()` (or on exit).
 
-    def __init__(self, cache: Cache, auto_flush: bool = True) -> None:
+    `deferred`: small objects are only hashed by `add_chunks`; their temp files are written
+    by the next `write_deferred()` (or `flush()`). The filter process answers git first
+    and writes after, so the kernel creates our files while git works on its side (two
+    cores busy instead of one after the other). Durability is unchanged: nothing is
+    visible before `flush()` synced it; a failed write fails the next `add_chunks`."""
+
+    def __init__(self, cache: Cache, auto_flush: bool = True, deferred: bool = False) -> None:
         self.cache = cache
         self.auto_flush = auto_flush
         self.pending: dict[str, str] = {}   # oid -> temp path, not yet renamed
         self.pending_bytes = 0
         self._lock = threading.RLock()      # add_chunks may run in several threads
+        self.deferred: dict[str, bytes] | None = {} if deferred else None
+        self._error: BaseException | None = None   # of a deferred write
 
     def __enter__(self) -> "Writer":
         return self
@@ -164,7 +179,8 @@ class Writer:
             self.discard()
 
     def has(self, oid: str) -> bool:
-        return oid in self.pending or self.cache.has(oid)
+        return oid in self.pending or (self.deferred is not None and oid in self.deferred) \
+            or self.cache.has(oid)
 
     def add_chunks(self, chunks: Iterable[bytes], size_hint: int = 0,
                    suffix: str = "") -> tuple[str, int]:
@@ -180,7 +196,13 @@ class Writer:
         else:
             data = bytes(head)
             oid = hash_bytes(data) + suffix
-            if self.has(oid):
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            if oid in self.pending or self.cache._has_own(oid):
+                return oid, len(data)
+            if self.deferred is not None and len(data) < DEFER_BELOW:
+                self.deferred[oid] = data
                 return oid, len(data)
             return self._store_small(data, oid)
         return self._store_stream(itertools.chain([bytes(head)], it), size_hint, suffix)
@@ -190,11 +212,15 @@ class Writer:
         self._store_small(data, oid)
 
     def _store_small(self, data: bytes, oid: str) -> tuple[str, int]:
-        fd, tmp_path = self.cache.tempfile()
+        tmp_path = self._write_temp(data)
+        return self._finish(tmp_path, oid, len(data))
+
+    def _write_temp(self, data: bytes) -> str:
+        """A read-only temp file holding `data` (fsynced when it is too big to batch)."""
+        fd, tmp_path = self.cache.tempfile(READ_ONLY)
         try:
             try:
                 write_all(fd, data)
-                os.fchmod(fd, READ_ONLY)
                 if len(data) >= BATCH_BELOW:
                     os.fsync(fd)
             finally:
@@ -202,7 +228,7 @@ class Writer:
         except BaseException:
             unlink_quietly(tmp_path)
             raise
-        return self._finish(tmp_path, oid, len(data))
+        return tmp_path
 
     def _store_stream(self, chunks: Iterable[bytes], size_hint: int,
                       suffix: str) -> tuple[str, int]:
@@ -239,6 +265,20 @@ class Writer:
                 self.flush()
         return oid, size
 
+    def write_deferred(self) -> None:
+        """Write the temp files of the objects `add_chunks` deferred; a failure is kept
+        for the next `add_chunks` (or raised by `flush`)."""
+        if not self.deferred:
+            return
+        todo, self.deferred = self.deferred, {}
+        try:
+            for oid, data in todo.items():
+                if oid not in self.pending:
+                    self.pending[oid] = self._write_temp(data)
+                    self.pending_bytes += len(data)
+        except (OSError, MemoryError) as e:
+            self._error = e
+
     def over_limit(self) -> bool:
         return len(self.pending) >= BATCH_FILES or self.pending_bytes >= BATCH_BYTES
 
@@ -253,6 +293,10 @@ class Writer:
 
     def flush(self) -> None:
         """Make every pending object durable, then visible (rename), then the renames durable."""
+        self.write_deferred()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
         with self._lock:
             if not self.pending:
                 return
@@ -264,6 +308,8 @@ class Writer:
             self.pending_bytes = 0
 
     def discard(self) -> None:
+        if self.deferred:
+            self.deferred.clear()
         for tmp_path in self.pending.values():
             unlink_quietly(tmp_path)
         self.pending.clear()

@@ -9,10 +9,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import git, metafile, pointer
 from .errors import DatavcError
 from .workspace import Workspace, load_metafile, lock_outs, metafiles_in
+
+if TYPE_CHECKING:
+    from .treedigest import Walk
 
 FILTERED = ":(attr:filter=datavc)"
 
@@ -78,12 +82,39 @@ def metafile_status(ws: Workspace) -> Changes:
     outs = [(ws.out_abspath(mfile, out), out) for mfile in metafiles_in(ws.repo)
             for out in load_metafile(ws, mfile)] + lock_outs(ws)
     for path, out in outs:
+        walk = key = None
+        if out.is_dir and path.is_dir() and not path.is_symlink():
+            from .treedigest import Walk, cache_dirs
+
+            key = f"{ws.relpath(path)}\0{out.oid}"
+            walk = Walk(str(path), cache_dirs(ws.cache._objects))
+            if ws.state.tree_digest(key) == walk.digest:
+                continue  # not a stat changed since status found it equal to its manifest
+        found = sum(len(v) for v in changes.__dict__.values())
         expected = _expand(ws, ws.relpath(path), out, changes.not_in_cache)
         compare(expected, workspace_files(ws, path), changes)
         present = ws.cache.present(expected.values())
         changes.not_in_cache += [p for p, oid in expected.items()
                                  if p not in changes.not_in_cache and oid not in present]
+        if key is not None and walk is not None:
+            _keep_digest(ws, key, walk, path,
+                         unchanged=found == sum(len(v) for v in changes.__dict__.values()))
     return changes
+
+
+def _keep_digest(ws: Workspace, key: str, before: "Walk", path: Path, unchanged: bool) -> None:
+    """Keep the walk's digest for the next status when the out was found unchanged, and
+    the tree did not move while it was checked, and no time in it is racily new."""
+    import time
+
+    from .treedigest import Walk, cache_dirs
+
+    digest = None
+    if unchanged and before.settled(time.time_ns()):
+        after = Walk(str(path), cache_dirs(ws.cache._objects))
+        if after.digest == before.digest:
+            digest = after.digest
+    ws.state.put_tree_digest(key, digest)
 
 
 # --- between commits ------------------------------------------------------------------

@@ -44,10 +44,7 @@ class Report:
 
 def dvc_files(ws: Workspace) -> list[str]:
     """The `.dvc` files of the work tree (committed or not, ignored ones left out)."""
-    out = ws.repo.git("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
-                      "*" + dvcrepo.SUFFIX)
-    names = sorted({p for p in out.decode().split("\0") if p.endswith(dvcrepo.SUFFIX)})
-    return [p for p in names if not p.startswith(".dvc/") and (ws.repo.root / p).is_file()]
+    return dvcrepo.dvc_files(ws.repo)
 
 
 def import_dvc(ws: Workspace, dry_run: bool = False, fetch: bool = False,

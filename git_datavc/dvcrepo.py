@@ -290,3 +290,12 @@ def cache_dir(root: Path, config: dict[str, dict[str, str]]) -> Path:
         return root / ".dvc" / "cache"
     path = Path(configured).expanduser()
     return path if path.is_absolute() else root / ".dvc" / path
+
+
+def dvc_files(repo: Any) -> list[str]:
+    """The `.dvc` files of `repo`'s work tree (committed or not, ignored ones left out).
+    Here, not in dvcimport: `status` asks, and must not import the converter (YAML)."""
+    out = repo.git("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
+                   "*" + SUFFIX)
+    names = sorted({p for p in out.decode().split("\0") if p.endswith(SUFFIX)})
+    return [p for p in names if not p.startswith(".dvc/") and (repo.root / p).is_file()]

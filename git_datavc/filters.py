@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from . import output, pointer
-from .cache import Cache, Writer
+from .cache import WRITE_BUFFER, Cache, Writer
 from .errors import CorruptObject, DatavcError
 from .hashing import CHUNK, new_hasher
 from .pointer import Pointer
@@ -52,6 +52,9 @@ class FilterContext:
 
     def wants(self, pathname: str) -> bool:
         return self.fetch_filter is None or self.fetch_filter.selects(pathname)
+    # big files smudged from the cache: path -> (object id, pointer blob sha), for the
+    # hints recorded when the process ends (smudgehints)
+    smudged_big: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def left_as_pointer(self, pathname: str, oid: str) -> None:
         """Warn about the first few files left as pointers; `summary` counts the rest."""
@@ -88,6 +91,8 @@ def clean(ctx: FilterContext, pathname: str, chunks: Iterable[bytes]) -> bytes:
             return head
         if pointer.looks_like_pointer(head):
             output.warn(f"{pathname}: looks like a damaged datavc pointer; storing it as content")
+    if not at_end:  # small files (most of them) need no stat: their size is known now
+        head, rest, at_end = peek(itertools.chain([head], rest), min(WRITE_BUFFER, HINT_FROM))
     content = itertools.chain([head], rest)
     path = os.path.join(ctx.root, pathname)
     st = _stat(path) if ctx.hints and not at_end else None
@@ -108,15 +113,26 @@ def clean(ctx: FilterContext, pathname: str, chunks: Iterable[bytes]) -> bytes:
 
 def _clean_known(ctx: FilterContext, pathname: str, content: Iterable[bytes],
                  st: os.stat_result, hint: str) -> bytes:
-    """The file was cleaned before, unchanged since: hash git's bytes to be sure they are
-    that content, but do not store them again."""
-    hasher = new_hasher(st.st_size)
+    """The file was cleaned (or checked out) before and its stat has not changed since, so
+    it holds `hint`. git's bytes are compared with the file's instead of hashed (a read of
+    the page cache and a memcmp cost far less than BLAKE3): git may clean bytes that are
+    not the file at the path it names (`hash-object --path`, a renormalizing merge)."""
+    same = True
     size = 0
-    for chunk in content:
-        hasher.update(chunk)
-        size += len(chunk)
-    if hasher.hexdigest() == hint and size == st.st_size:
+    try:
+        with open(os.path.join(ctx.root, pathname), "rb", buffering=0) as f:
+            for chunk in content:
+                if same and f.read(len(chunk)) != chunk:
+                    same = False  # keep reading git's bytes: the protocol needs them all
+                size += len(chunk)
+            same = same and not f.read(1)
+            after = os.fstat(f.fileno())
+    except OSError:
+        same = False
+    if same and size == st.st_size and same_file(st, after):
         return Pointer(hint, size).encode()
+    for _ in content:
+        pass
     assert ctx.hints is not None
     ctx.hints.forget(st)
     ctx.hints.commit()
@@ -160,6 +176,10 @@ def smudge(ctx: FilterContext, pathname: str, chunks: Iterable[bytes]) -> Iterat
         yield head
         return
     yield from stream_verified(ctx.cache, ptr)
+    if ptr.size >= HINT_FROM and ctx.hints is not None:
+        from .smudgehints import blob_sha
+
+        ctx.smudged_big[pathname] = (ptr.oid, blob_sha(head))
 
 
 EMPTY_OID = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"

@@ -17,8 +17,9 @@ def create_temp(directory: str | os.PathLike[str], prefix: str = "tmp-",
     Cheaper than mkstemp's random names, and as safe: a name taken (a crashed run's
     leftover, another host on a shared mount) is skipped. A read-only `mode` still gives
     a writable fd (and spares a chmod)."""
+    pid = os.getpid()
     while True:
-        path = f"{directory}/{prefix}{os.getpid()}-{next(_counter)}"
+        path = f"{directory}/{prefix}{pid}-{next(_counter)}"
         try:
             return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode), path
         except FileExistsError:

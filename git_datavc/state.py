@@ -1,16 +1,34 @@
 """The stat cache: (inode, size, mtime_ns, ctime_ns) -> object id, so unchanged files are not re-hashed.
 
 A plain sqlite file under the git common dir. It is only a cache: losing it costs a re-hash.
+
+Racy-git rule: a row is only written for a file whose mtime is older than the moment of
+writing by more than the file times' grain (RACY_NS). A file changed again within the
+same clock tick as the content we saw keeps its mtime; any later change moves it. Files
+too new are left out and hashed again next time (git re-checks its racy entries alike).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS {table} (
     inode INTEGER PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, oid TEXT)"""
+
+
+RACY_NS = 20_000_000   # > one kernel clock tick (10 ms at HZ=100); whole-second file
+                       # systems: nanoseconds 0, see settled()
+
+
+def settled(st: os.stat_result, now_ns: int | None = None) -> bool:
+    """Is the file's mtime old enough, at `now_ns`, for its stat to stand for its bytes?"""
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    mtime = st.st_mtime_ns if st.st_mtime_ns is not None else int(st.st_mtime * 1e9)
+    grain = RACY_NS if mtime % 1_000_000_000 else 2_000_000_000
+    return mtime < now_ns - grain
 
 
 def lookup(snapshot: dict[int, tuple[int, int, int, str]], st: os.stat_result) -> str | None:
@@ -49,6 +67,8 @@ class State:
             self._db.execute("CREATE TABLE IF NOT EXISTS manifests (key TEXT PRIMARY KEY)")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS blob_refs (blob TEXT PRIMARY KEY, oid TEXT)")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS tree_digests (key TEXT PRIMARY KEY, digest TEXT)")
         return self._db
 
     def get(self, st: os.stat_result) -> str | None:
@@ -72,11 +92,13 @@ class State:
         self.put_many([(st, oid)])
 
     def put_many(self, rows: list[tuple[os.stat_result, str]]) -> None:
+        """Record rows, leaving out files too new to trust (see the module docstring)."""
+        now = time.time_ns()
         try:
             self._conn().executemany(
                 f"INSERT OR REPLACE INTO {self.table} VALUES (?, ?, ?, ?, ?)",
                 [(inode_key(st), st.st_size, st.st_mtime_ns, st.st_ctime_ns, oid)
-                 for st, oid in rows])
+                 for st, oid in rows if settled(st, now)])
         except Exception as e:
             _tolerate(e)
 
@@ -106,6 +128,26 @@ class State:
     def add_blob_refs(self, rows: list[tuple[str, str]]) -> None:
         try:
             self._conn().executemany("INSERT OR REPLACE INTO blob_refs VALUES (?, ?)", rows)
+        except Exception as e:
+            _tolerate(e)
+
+    def tree_digest(self, key: str) -> str | None:
+        """The stat digest of a directory out last found unchanged (treedigest)."""
+        try:
+            row = self._conn().execute("SELECT digest FROM tree_digests WHERE key=?",
+                                       (key,)).fetchone()
+        except Exception as e:
+            _tolerate(e)
+            return None
+        return str(row[0]) if row else None
+
+    def put_tree_digest(self, key: str, digest: str | None) -> None:
+        try:
+            if digest is None:
+                self._conn().execute("DELETE FROM tree_digests WHERE key=?", (key,))
+            else:
+                self._conn().execute("INSERT OR REPLACE INTO tree_digests VALUES (?, ?)",
+                                     (key, digest))
         except Exception as e:
             _tolerate(e)
 

@@ -18,10 +18,11 @@ from ..cache import Cache
 from ..errors import DatavcError
 from ..filter_protocol import (PktReader, PktWriter, ProtocolError, Request, handshake,
                                read_request, send_status)
-from ..git import find_repo
+from ..git import Repo, find_repo
 from ..state import State
 
 IDLE_SECONDS = 0.05
+IDLE_MAX = 0.5
 
 
 class _Tracked:
@@ -67,7 +68,7 @@ def run() -> int:
     # Small objects become visible in batches (one sync for many). A batch is flushed when
     # git pauses between requests, as it does before running another git command whose
     # own filter may need these objects, and when it ends.
-    with cache.writer(auto_flush=False) as cache_writer:
+    with cache.writer(auto_flush=False, deferred=True) as cache_writer:
         ctx = filters.FilterContext(cache, cache_writer, state, repo.root)
         if remote and not ctx.quiet_pointers:
             ctx.fetch = _Fetcher(repo, settings, cache, remote)
@@ -78,28 +79,67 @@ def run() -> int:
 
         if link_mode(repo, settings, cache.root) is not None:
             ctx.smudge_links = repo.git_dir
+        pace = _Pace()
         try:
             while True:
-                if cache_writer.pending and _idle(reader) or cache_writer.over_limit():
+                if cache_writer.pending and _idle(reader, pace) or cache_writer.over_limit():
                     cache_writer.flush()
                 try:
                     request = read_request(reader)
                 except EOFError:
                     break
                 _serve(ctx, request, reader, writer)
+                cache_writer.write_deferred()  # git has its answer: it works meanwhile
         finally:
+            if ctx.smudged_big:
+                _record_hints(repo, ctx)
             state.close()
             ctx.summary()
     return 0
 
 
-def _idle(reader: PktReader, wait: float = IDLE_SECONDS) -> bool:
-    """No request from git within `wait` seconds."""
+def _record_hints(repo: Repo, ctx: filters.FilterContext) -> None:
+    """git has written the smudged files and the index by the time it closes our stdin."""
+    from ..errors import GitError
+    from ..smudgehints import record
+
+    assert ctx.hints is not None
+    try:
+        record(str(repo.root), ctx.hints, ctx.smudged_big,
+               lambda paths: repo.git("ls-files", "-s", "--debug", "-z", "--",
+                                      *(":(literal)" + p for p in paths)))
+    except GitError:
+        pass  # hints are a shortcut: without them the next clean hashes
+
+
+class _Pace:
+    """How long git takes between two requests (a moving average): "idle" is a pause far
+    longer than that. On a busy machine git's gaps grow, and a fixed wait would flush
+    (one sync of the whole file system each time) every few files."""
+
+    def __init__(self) -> None:
+        self.gap = 0.0
+
+    def wait(self) -> float:
+        return min(max(IDLE_SECONDS, 20 * self.gap), IDLE_MAX)
+
+    def saw(self, seconds: float) -> None:
+        self.gap += (seconds - self.gap) / 8
+
+
+def _idle(reader: PktReader, pace: _Pace | None = None) -> bool:
+    """No request from git within the pause that counts as idle."""
     if reader.buffered():
         return False
     import select
+    import time
 
-    return not select.select([0], [], [], wait)[0]
+    wait = pace.wait() if pace else IDLE_SECONDS
+    start = time.monotonic()
+    ready = select.select([0], [], [], wait)[0]
+    if ready and pace:
+        pace.saw(time.monotonic() - start)
+    return not ready
 
 
 class _Fetcher:

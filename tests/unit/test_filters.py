@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -85,10 +86,26 @@ def test_clean_records_the_file_in_the_stat_cache(ctx: FilterContext, tmp_path: 
     data = b"on disk " * 100
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "f.bin").write_bytes(data)
+    backdate(tmp_path / "sub" / "f.bin")
     out = filters.clean(ctx, "sub/f.bin", chunked(data, 100))
     assert ctx.hints is not None
     assert ctx.hints.get(os.stat(tmp_path / "sub" / "f.bin")) == hash_bytes(data)
     assert out == Pointer(hash_bytes(data), len(data)).encode()
+
+
+def test_clean_of_a_file_written_this_instant_records_no_hint(ctx: FilterContext,
+                                                              tmp_path: Path) -> None:
+    # racy git: changed again within the clock tick, the file would keep this stat
+    data = b"fresh " * 100
+    (tmp_path / "f.bin").write_bytes(data)
+    filters.clean(ctx, "f.bin", chunked(data, 100))
+    assert ctx.hints is not None
+    assert ctx.hints.get(os.stat(tmp_path / "f.bin")) is None
+
+
+def backdate(path: Path, seconds: float = 10) -> None:
+    past = time.time_ns() - int(seconds * 1e9) + 123
+    os.utime(path, ns=(past, past))
 
 
 def test_second_clean_of_an_unchanged_file_takes_the_stat_cache(

@@ -34,7 +34,44 @@ def state(tmp_path: Path) -> Iterator[State]:
 def file(tmp_path: Path) -> Path:
     path = tmp_path / "data.bin"
     path.write_bytes(b"hello")
+    past = time.time_ns() - 10 * 10**9 + 123  # written a while ago: not racy
+    os.utime(path, ns=(past, past))
     return path
+
+
+def test_a_file_as_new_as_the_write_is_not_recorded(state: State, tmp_path: Path) -> None:
+    # racy git: changed again within the same clock tick, the file would keep its stat
+    path = tmp_path / "fresh.bin"
+    path.write_bytes(b"hello")
+    state.put(os.stat(path), OID_A)
+    assert state.get(os.stat(path)) is None
+    past = time.time_ns() - 10**9 + 7
+    os.utime(path, ns=(past, past))
+    state.put(os.stat(path), OID_A)
+    assert state.get(os.stat(path)) == OID_A
+
+
+def test_racy_margin(file: Path) -> None:
+    from git_datavc.state import RACY_NS, settled
+
+    st = os.stat(file)
+    assert settled(st, st.st_mtime_ns + RACY_NS + 1)
+    assert not settled(st, st.st_mtime_ns + RACY_NS)
+    whole = fake_stat(1, mtime_ns=5 * 10**9)  # a file system with whole-second times
+    assert not settled(whole, 5 * 10**9 + 10**9)
+    assert settled(whole, 5 * 10**9 + 2 * 10**9 + 1)
+
+
+def test_same_size_change_with_the_mtime_put_back_is_a_miss(state: State, file: Path) -> None:
+    before = os.stat(file)
+    state.put(before, OID_A)
+    time.sleep(0.03)  # past the clock tick of the fixture's utime (the old ctime)
+    file.write_bytes(b"HELLO")  # same size, then the old mtime restored: ctime still moves
+    os.utime(file, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(file)
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == \
+        (before.st_size, before.st_mtime_ns, before.st_ino)
+    assert state.get(after) is None
 
 
 def test_put_get_round_trip(state: State, file: Path) -> None:
@@ -159,3 +196,10 @@ def test_same_file(file: Path, tmp_path: Path) -> None:
     with open(file, "ab") as f:
         f.write(b"!")
     assert not same_file(st, os.stat(file))
+
+
+def test_status_knows_the_pipeline_file_names() -> None:
+    from git_datavc import pipeline
+    from git_datavc.commands.status import PIPELINE_FILES
+
+    assert PIPELINE_FILES == pipeline.FILES
