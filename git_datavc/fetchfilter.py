@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Sequence
 
 from . import config, git, pathmatch
+from .errors import DatavcError, UsageError
 
 HINT = "`git datavc pull -I PATH` fetches it"
 
@@ -40,13 +42,9 @@ class FetchFilter:
             return False
         return not any(p.matches(x) for p in f.exclude for x in folders)
 
-    @property
+    @cached_property
     def _compiled(self) -> pathmatch.PathFilter:
-        compiled = self.__dict__.get("_cache")
-        if compiled is None:
-            compiled = pathmatch.path_filter(self.include, self.exclude)
-            object.__setattr__(self, "_cache", compiled)
-        return compiled
+        return pathmatch.path_filter(self.include, self.exclude)
 
     def describe(self) -> str:
         parts = []
@@ -65,24 +63,29 @@ def _folders(path: str) -> list[str]:
 
 def load(repo: git.Repo, settings: config.Settings, include: Sequence[str] = (),
          exclude: Sequence[str] = ()) -> FetchFilter:
-    """The filter in force: flags over the environment over git config over .datavc/."""
-    found = {"include": settings.get("fetch.include") or "",
-             "exclude": settings.get("fetch.exclude") or ""}
+    """The filter in force: flags over the environment over git config over .datavc/.
+    A bad pattern is an error naming where it was set."""
     from_git = git.config_get_all(["--includes"], cwd=repo.root)
-    for kind in found:
-        value = from_git.get(f"datavc.fetch{kind}")
-        if value is not None:
-            found[kind] = value
-        env = os.environ.get(f"DATAVC_FETCH_{kind.upper()}")
-        if env is not None:
-            found[kind] = env
-    if include:
-        found["include"] = ",".join(include)
-    if exclude:
-        found["exclude"] = ",".join(exclude)
-    def patterns(text: str) -> tuple[str, ...]:  # 'models/' is the folder, as in .gitignore
-        return tuple(p.rstrip("/") or p for p in pathmatch.split_patterns([text]))
+    chosen = {}
+    for kind, flags in (("include", include), ("exclude", exclude)):
+        sources = [(f"fetch.{kind}", settings.get(f"fetch.{kind}")),
+                   (f"git config datavc.fetch{kind.capitalize()}", from_git.get(f"datavc.fetch{kind}")),
+                   (f"DATAVC_FETCH_{kind.upper()}", os.environ.get(f"DATAVC_FETCH_{kind.upper()}")),
+                   (f"--{kind}", ",".join(flags) if flags else None)]
+        where, text = "", ""
+        for source, value in sources:  # the last one set wins
+            if value is not None:
+                where, text = source, value
+        chosen[kind] = _patterns(where, text)
+    return FetchFilter(chosen["include"], chosen["exclude"])
 
-    result = FetchFilter(patterns(found["include"]), patterns(found["exclude"]))
-    result.selects("x")  # a bad pattern fails here, once, with its message
-    return result
+
+def _patterns(where: str, text: str) -> tuple[str, ...]:
+    """Comma-separated patterns, each checked now; 'models/' is the folder, as in .gitignore."""
+    found = tuple(p.rstrip("/") or p for p in pathmatch.split_patterns([text]))
+    try:
+        for p in found:
+            pathmatch.compile_pattern(p)
+    except UsageError as e:
+        raise (e if where.startswith("--") else DatavcError(f"{where}: {e.message}")) from None
+    return found

@@ -130,18 +130,10 @@ class _Packer:
 
 def push(cache: Cache, remote: PackedRemote, oids: list[str], jobs: int = 0) -> Result:
     """Upload the objects of `oids` (valid ids, in the cache) that the remote lacks."""
-    from .transfer import Result
+    from .transfer import Result, to_upload
 
     result = Result(packed=True)
-    local = []
-    for oid in oids:
-        if cache.has(oid):
-            local.append(oid)
-        else:
-            result.failures.append((oid, f"object {oid} is not in the local cache"))
-    lacking = remote.missing(local)
-    result.present = len(local) - len(lacking)
-    todo = [oid for oid in local if oid in lacking]
+    todo = to_upload(cache, remote, oids, result)  # type: ignore[arg-type]
     return _push(remote, [(oid, cache.path_str(oid)) for oid in todo], jobs, result)
 
 

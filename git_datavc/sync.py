@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from . import config, git, needs, transfer
 from .cache import Cache
@@ -159,13 +159,14 @@ def fetch_needed(cache: Cache, remote: Remote, wanted: needs.Needed, jobs: int =
 
 
 def fetch(repo: git.Repo, name: str | None, scope: Scope, jobs: int = 0,
-          include: Sequence[str] = (), exclude: Sequence[str] = ()) -> transfer.Result:
-    """Fetch what the scope needs, within the partial-fetch filter (fetchfilter.py)."""
+          only: FetchFilter | None = None) -> transfer.Result:
+    """Fetch what the scope needs, within the partial-fetch filter (fetchfilter.py; the
+    configured one unless `only` is given)."""
     from . import fetchfilter
 
     settings, cache, remote = open_named(repo, name)
     try:
-        only = fetchfilter.load(repo, settings, include, exclude)
+        only = only or fetchfilter.load(repo, settings)
         return fetch_needed(cache, remote, needed(repo, scope), jobs, only)
     finally:
         remote.close()

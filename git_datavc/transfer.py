@@ -76,6 +76,20 @@ class Result:
                               "what is missing")
 
 
+def to_upload(cache: Cache, remote: Remote, oids: list[str], result: Result) -> list[str]:
+    """The objects of `oids` the remote lacks, in order. One the cache lacks is a failure;
+    those the remote has count as present (both recorded in `result`)."""
+    local = []
+    for oid in oids:
+        if cache.has(oid):
+            local.append(oid)
+        else:
+            result.failures.append((oid, f"object {oid} is not in the local cache"))
+    lacking = remote.missing(local)
+    result.present += len(local) - len(lacking)
+    return [oid for oid in local if oid in lacking]
+
+
 def push(cache: Cache, remote: Remote, oids: Iterable[str], jobs: int = 0) -> Result:
     """Upload the objects of `oids` that the remote lacks."""
     result = Result()
@@ -85,14 +99,7 @@ def push(cache: Cache, remote: Remote, oids: Iterable[str], jobs: int = 0) -> Re
         valid = _valid(oids, result)
         result.absorb(packsync.push(cache, remote, valid, jobs))  # type: ignore[arg-type]
         return result
-    local = []
-    for oid in _valid(oids, result):
-        if cache.has(oid):
-            local.append(oid)
-        else:
-            result.failures.append((oid, f"object {oid} is not in the local cache"))
-    lacking = remote.missing(local)
-    result.present = len(local) - len(lacking)
+    lacking = to_upload(cache, remote, _valid(oids, result), result)
     sizes = {oid: _size(cache, oid) for oid in lacking}
     todo = sorted(lacking, key=lambda o: -sizes[o])    # big ones first: no lone tail
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from .. import git, output, sync
 from ..transfer import Result
+
+if TYPE_CHECKING:
+    from ..fetchfilter import FetchFilter
 
 
 def _say(verb: str, result: Result) -> None:
@@ -40,23 +43,28 @@ def run_push(remote: str | None, scope: sync.Scope, jobs: int, check_all: bool =
 
 def run_fetch(remote: str | None, scope: sync.Scope, jobs: int,
               include: Sequence[str] = (), exclude: Sequence[str] = ()) -> int:
-    _say("fetch", sync.fetch(git.find_repo(), remote, scope, jobs, include, exclude))
+    repo = git.find_repo()
+    _say("fetch", sync.fetch(repo, remote, scope, jobs, _only(repo, include, exclude)))
     return 0
+
+
+def _only(repo: git.Repo, include: Sequence[str], exclude: Sequence[str]) -> FetchFilter:
+    from .. import config, fetchfilter
+
+    return fetchfilter.load(repo, config.load(repo.root), include, exclude)
 
 
 def run_pull(remote: str | None, scope: sync.Scope, jobs: int, force: bool,
              include: Sequence[str] = (), exclude: Sequence[str] = ()) -> int:
     """Fetch, then check out what arrived; a failed fetch is the error to report, even
     when the checkout then fails for the objects it could not get."""
-    from .. import config, fetchfilter
-
     repo = git.find_repo()
-    result = sync.fetch(repo, remote, scope, jobs, include, exclude)
+    only = _only(repo, include, exclude)
+    result = sync.fetch(repo, remote, scope, jobs, only)
     from ..commands import checkout
     from ..errors import DatavcError
 
     _summary("fetch", result)
-    only = fetchfilter.load(repo, config.load(repo.root), include, exclude)
     try:
         code = checkout.run(scope.targets, force=force, pointers_must_resolve=True, only=only)
     except DatavcError:

@@ -143,13 +143,7 @@ class LocalRemote:
             raise self._error("cannot read from", e) from None
 
     def delete(self, oids: Iterable[str]) -> None:
-        for oid in oids:
-            try:
-                os.unlink(self._path(oid))
-            except FileNotFoundError:
-                pass
-            except OSError as e:
-                raise self._error("cannot delete from", e) from None
+        self.delete_keys(object_key(oid) for oid in oids)
 
     def iter_oids(self) -> Iterator[str]:
         try:

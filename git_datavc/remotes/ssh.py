@@ -223,13 +223,7 @@ class SSHRemote:
                     out.write(chunk)
 
     def delete(self, oids: Iterable[str]) -> None:
-        with self._channel() as sftp:
-            for oid in oids:
-                with self._errors(f"delete {oid} from"):
-                    try:
-                        sftp.remove(f"{self.root}/{object_key(oid)}")
-                    except FileNotFoundError:
-                        pass
+        self.delete_keys(object_key(oid) for oid in oids)
 
     def sweep(self, older_than: float) -> int:
         removed, now, tmp_dir = 0, time.time(), f"{self.root}/tmp"

@@ -111,3 +111,14 @@ def test_bad_fetch_pattern_is_a_one_line_error(published: Path, tmp_path: Path) 
     assert result.returncode == 2
     assert result.stderr.startswith("error: pattern '!models'")
     assert "Traceback" not in result.stderr
+
+
+def test_bad_pattern_in_config_names_the_key(published: Path, tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(published), str(clone), env={"DATAVC_SKIP_SMUDGE": "1"})
+    (clone / ".datavc" / "config.local").write_text("[fetch]\n\tinclude = [[:nope:]]\n")
+    for command in ("fetch", "pull", "checkout"):
+        result = datavc(clone, command, check=False)
+        assert result.returncode == 1, command
+        assert result.stderr.startswith("error: fetch.include: pattern '[[:nope:]]'"), command
+        assert "Traceback" not in result.stderr
