@@ -47,10 +47,15 @@ class FilterContext:
     quiet_pointers: bool = field(default_factory=lambda: bool(os.environ.get("DATAVC_SKIP_SMUDGE")))
     pointers_left: int = 0           # files checked out as pointers (their objects missing)
     # partial fetch (fetchfilter.py): paths outside it are never fetched, stay pointers
+    # (loaded on the first object missing from the cache: a `git config` call that a
+    # checkout with everything cached, or a `git add`, never needs)
+    load_fetch_filter: "Callable[[], FetchFilter] | None" = None
     fetch_filter: "FetchFilter | None" = None
     left_out: int = 0
 
     def wants(self, pathname: str) -> bool:
+        if self.fetch_filter is None and self.load_fetch_filter is not None:
+            self.fetch_filter, self.load_fetch_filter = self.load_fetch_filter(), None
         return self.fetch_filter is None or self.fetch_filter.selects(pathname)
     # big files smudged from the cache: path -> (object id, pointer blob sha), for the
     # hints recorded when the process ends (smudgehints)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from .. import config, filters, output, pointer
 from ..cache import Cache
@@ -20,6 +20,9 @@ from ..filter_protocol import (PktReader, PktWriter, ProtocolError, Request, han
                                read_request, send_status)
 from ..git import Repo, find_repo
 from ..state import State
+
+if TYPE_CHECKING:
+    from ..fetchfilter import FetchFilter
 
 IDLE_SECONDS = 0.05
 IDLE_MAX = 0.5
@@ -72,9 +75,7 @@ def run() -> int:
         ctx = filters.FilterContext(cache, cache_writer, state, repo.root)
         if remote and not ctx.quiet_pointers:
             ctx.fetch = _Fetcher(repo, settings, cache, remote)
-            from .. import fetchfilter
-
-            ctx.fetch_filter = fetchfilter.load(repo, settings)
+            ctx.load_fetch_filter = lambda: _fetch_filter(repo, settings)
         from ..filterlinks import link_mode
 
         if link_mode(repo, settings, cache.root) is not None:
@@ -125,6 +126,12 @@ class _Pace:
 
     def saw(self, seconds: float) -> None:
         self.gap += (seconds - self.gap) / 8
+
+
+def _fetch_filter(repo: Repo, settings: config.Settings) -> "FetchFilter":
+    from .. import fetchfilter
+
+    return fetchfilter.load(repo, settings)
 
 
 def _idle(reader: PktReader, pace: _Pace | None = None) -> bool:
