@@ -11,16 +11,36 @@ from ..fetchfilter import HINT, FetchFilter
 from ..workspace import Workspace, lock_outs, targets_to_metafiles
 
 
-def split_left_out(paths: list[str], only: FetchFilter | None) -> tuple[list[str], list[str]]:
-    """(missing, left out): paths outside the partial-fetch filter are not missing."""
-    if only is None or not only.active:
-        return paths, []
-    return [p for p in paths if only.selects(p)], [p for p in paths if not only.selects(p)]
+class LeftOut:
+    """The partial-fetch filter, loaded (one `git config` call) only once some path turns
+    out to be missing: a checkout with everything cached never asks."""
+
+    def __init__(self, repo: git.Repo, only: FetchFilter | None = None) -> None:
+        self.repo, self.only = repo, only
+
+    def split(self, paths: list[str]) -> tuple[list[str], list[str]]:
+        """(missing, left out): paths outside the partial-fetch filter are not missing."""
+        if not paths:
+            return paths, []
+        if self.only is None:
+            from .. import config
+
+            self.only = fetchfilter.load(self.repo, config.load(self.repo.root))
+        if not self.only.active:
+            return paths, []
+        return ([p for p in paths if self.only.selects(p)],
+                [p for p in paths if not self.only.selects(p)])
+
+    def say(self, count: int) -> None:
+        if count and self.only is not None:
+            output.info(f"datavc: {count} files not fetched: outside the partial fetch "
+                        f"({self.only.describe()}); {HINT}")
 
 
-def print_report(report: Report, only: FetchFilter | None = None) -> list[str]:
-    """Warn about what could not be placed; returns the paths really missing."""
-    missing, left_out = split_left_out(report.missing, only)
+def print_report(report: Report, left_out: LeftOut | None = None) -> list[str]:
+    """Warn about what could not be placed; returns the paths really missing (those
+    outside the partial fetch are not, when `left_out` is given)."""
+    missing = left_out.split(report.missing)[0] if left_out else report.missing
     for rel in missing:
         output.warn(f"{rel}: not in the cache (fetch it from a remote, or add it again)")
     for rel in report.kept:
@@ -29,13 +49,7 @@ def print_report(report: Report, only: FetchFilter | None = None) -> list[str]:
     return missing
 
 
-def say_left_out(count: int, only: FetchFilter | None) -> None:
-    if count and only is not None:
-        output.info(f"datavc: {count} files not fetched: outside the partial fetch "
-                    f"({only.describe()}); {HINT}")
-
-
-def restore_pointers(repo: git.Repo, only: FetchFilter | None = None) -> tuple[int, int]:
+def restore_pointers(repo: git.Repo, left_out: LeftOut | None = None) -> tuple[int, int]:
     """Replace the filter-mode pointers left in the workspace; returns (how many stay
     pointers because their objects are not in the cache, how many of those are outside
     the partial-fetch filter and so meant to stay pointers)."""
@@ -46,13 +60,13 @@ def restore_pointers(repo: git.Repo, only: FetchFilter | None = None) -> tuple[i
         output.info(f"datavc: {len(done.placed)} filter-tracked files restored from the cache")
     for rel in done.kept:
         output.warn(f"{rel}: a pointer that differs from the index (edited?); left as it is")
-    missing, left_out = split_left_out(done.missing, only)
+    missing, outside = (left_out or LeftOut(repo)).split(done.missing)
     for rel in missing[:10]:
         output.warn(f"{rel}: still a pointer, its object is not in the cache "
                     "(`git datavc pull` fetches it)")
     if len(missing) > 10:
         output.warn(f"... and {len(missing) - 10} more files still pointers")
-    return len(missing), len(left_out)
+    return len(missing), len(outside)
 
 
 def run(targets: Sequence[str], force: bool = False, relink: bool = False,
@@ -68,12 +82,12 @@ def run(targets: Sequence[str], force: bool = False, relink: bool = False,
             report.removed += more.removed
             report.missing += more.missing
             report.kept += more.kept
-        only = only or fetchfilter.load(ws.repo, ws.settings)
     finally:
         ws.close()
-    unresolved, pointers_left_out = restore_pointers(ws.repo, only) if not targets else (0, 0)
-    missing = print_report(report, only)
-    say_left_out(len(report.missing) - len(missing) + pointers_left_out, only)
+    left_out = LeftOut(ws.repo, only)
+    unresolved, pointers_left_out = restore_pointers(ws.repo, left_out) if not targets else (0, 0)
+    missing = print_report(report, left_out)
+    left_out.say(len(report.missing) - len(missing) + pointers_left_out)
     if report.placed or report.removed:
         output.info(f"datavc: {report.placed} files placed, {report.removed} removed")
     if missing:

@@ -124,7 +124,7 @@ def sync_workspace(repo: Repo, old: str, pairs: list[tuple[str, str]], everythin
     pending.parent.mkdir(parents=True, exist_ok=True)
     pending.write_text(old + "\n")
     from ..checkout import checkout
-    from ..commands.checkout import print_report
+    from ..commands.checkout import LeftOut, print_report
     from ..workspace import Workspace, metafiles_in
 
     lock_changed = everything or any(p == LOCK for _, p in pairs)
@@ -140,17 +140,13 @@ def sync_workspace(repo: Repo, old: str, pairs: list[tuple[str, str]], everythin
             report = checkout(ws, mfiles, trust_records=True)
         _remove_deleted_outs(ws, old, [p for s, p in pairs if s == "D"])
         stage_report = _sync_stage_outs(ws, old) if lock_changed else None
-        only = None
-        if report.missing or stage_report and stage_report.missing:
-            from .. import fetchfilter  # outside a partial fetch, missing is what was asked
-
-            only = fetchfilter.load(repo, ws.settings)
+        left_out = LeftOut(repo)  # outside a partial fetch, missing is what was asked
         if stage_report:
-            print_report(stage_report, only)
+            print_report(stage_report, left_out)
     finally:
         ws.close()
     pending.unlink(missing_ok=True)
-    print_report(report, only)
+    print_report(report, left_out)
     return 0
 
 
