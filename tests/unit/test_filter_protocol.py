@@ -242,3 +242,41 @@ def test_send_status_bytes() -> None:
     buf = io.BytesIO()
     send_status(PktWriter(buf), "success")
     assert buf.getvalue() == pkt("status=success\n") + FLUSH
+
+
+class _Trickle(io.RawIOBase):
+    """A pipe that hands over at most `step` bytes per read, as a busy git does."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.pos, self.step = data, 0, step
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray) -> int:  # type: ignore[override]
+        n = min(len(b), self.step, len(self.data) - self.pos)
+        b[:n] = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return n
+
+
+@pytest.mark.parametrize("step", [1, 3, 4, 5, 65520, 1 << 20])
+def test_content_joins_buffered_packets_and_keeps_what_follows(step: int) -> None:
+    data = bytes(i % 253 for i in range(3 * MAX_DATA + 17))
+    buf = io.BytesIO()
+    PktWriter(buf).content([data])
+    PktWriter(buf).text_list(["status=success"])
+    r = PktReader(_Trickle(buf.getvalue(), step))  # type: ignore[arg-type]
+    blocks = list(r.content())
+    assert b"".join(blocks) == data
+    assert all(blocks)  # no empty blocks
+    if step == 1 << 20:  # everything arrived in one read: one block, not four packets
+        assert len(blocks) == 1
+    assert r.text_list() == ["status=success"]  # the bytes after the flush are kept
+
+
+def test_content_with_a_bad_header_inside_is_a_protocol_error() -> None:
+    with pytest.raises(ProtocolError):
+        list(reader_of(pkt(b"abc") + b"zzzz").content())
+    with pytest.raises(ProtocolError):
+        list(reader_of(pkt(b"abc") + b"0002").content())
