@@ -74,6 +74,7 @@ class _Packer:
         self.slots = threading.BoundedSemaphore(PACKS_IN_FLIGHT)
         self.lock = threading.Lock()
         self.batch: list[tuple[str, bytes]] = []
+        self.streams: dict[str, str] = {}   # chunk -> the object it was cut from
         self.batch_bytes = 0
         self.queued: set[str] = set()
         self.placed: dict[str, Entry] = {}
@@ -81,11 +82,14 @@ class _Packer:
         self.error: DatavcError | None = None
         self.futures: list[Future[None]] = []
 
-    def add(self, blob: str, data: bytes | memoryview) -> None:
+    def add(self, blob: str, data: bytes | memoryview, stream: str | None = None) -> None:
+        """Queue a blob; `stream` is the object a chunk was cut from (None: a whole one)."""
         if blob in self.known or blob in self.queued:
             return
         self.queued.add(blob)
         self.batch.append((blob, bytes(data)))
+        if stream is not None:
+            self.streams[blob] = stream
         self.batch_bytes += len(data)
         if self.batch_bytes >= PACK_TARGET:
             self.seal()
@@ -94,18 +98,19 @@ class _Packer:
         if not self.batch:
             return
         batch, self.batch, self.batch_bytes = self.batch, [], 0
+        streams, self.streams = self.streams, {}
         self.slots.acquire()        # at most PACKS_IN_FLIGHT batches held in memory
         try:
-            self.futures.append(self.pool.submit(self._upload, batch))
+            self.futures.append(self.pool.submit(self._upload, batch, streams))
         except BaseException:
             self.slots.release()
             raise
 
-    def _upload(self, batch: list[tuple[str, bytes]]) -> None:
+    def _upload(self, batch: list[tuple[str, bytes]], streams: dict[str, str]) -> None:
         try:
             if self.error is not None:
                 return
-            name, data, places = build_pack(batch)
+            name, data, places = build_pack(batch, streams=streams)
             retrying(lambda: self.remote.backend.put_bytes(pack_key(name), data))
             with self.lock:
                 self.sent += len(data)
@@ -208,7 +213,7 @@ def _pack_object(packer: _Packer, oid: str, path: str) -> tuple[list[str], int]:
     chunks = []
     for chunk, view in chunks_of_file(path):
         chunks.append(chunk.oid)
-        packer.add(chunk.oid, view)
+        packer.add(chunk.oid, view, stream=oid)
     return chunks, size
 
 

@@ -132,3 +132,21 @@ def test_the_same_blob_asked_twice_is_read_once() -> None:
     e = entry("p", 8, 10)
     spans = coalesce([("x", e), ("x", e)])
     assert spans == [Span("p", 8, 10, (("x", e),))]
+
+
+def test_zstd_probing_skips_only_within_one_objects_chunks() -> None:
+    rnd = [(b3(raw), raw) for raw in (os.urandom(4096) for _ in range(40))]
+    txt = [(b3(raw), raw) for raw in ((b"row,%d,some text\n" % i) * 300 for i in range(20))]
+    # whole objects (no stream): each is tried, however many random ones came before
+    _, _, places = packs.build_pack(rnd + txt)
+    assert {b for b, p in places.items() if p[3]} == {b for b, _ in txt}
+    # one object's chunks: after 40 misses zstd is only probed every 16th chunk; the probe
+    # at the 48th miss finds text, and from there every chunk is tried again
+    streams = {b: "obj" for b, _ in rnd + txt}
+    _, data, places = packs.build_pack(rnd + txt, streams=streams)
+    packed = [b for b, _ in txt if places[b][3]]
+    assert packed == [b for b, _ in txt][8:]
+    for blob, raw in rnd + txt:  # and every blob reads back as itself
+        entry = packs.Entry("p", *places[blob])
+        offset, length = places[blob][0], places[blob][1]
+        assert packs.blob_bytes(blob, entry, data[offset:offset + length]) == raw
