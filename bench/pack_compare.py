@@ -214,7 +214,7 @@ def make_sqlite(out: Path, versions: int, mb: int) -> list[Path]:
 class Tool:
     key: str
     dvc: str
-    runner: Runner
+    runner: BenchRunner
 
     @property
     def label(self) -> str:
@@ -482,11 +482,11 @@ def report(args: argparse.Namespace, command: str, versions: dict[str, str], cop
                   "in brackets git-datavc's own count of bytes read from the remote.", ""]
         rows = []
         for s in big:
-            for p in s.pulls:
-                got = mib(p.received) + (f" ({mib(p.own)})" if p.own is not None else "")
-                rows.append([LABELS[s.tool], p.version + (" (after v1)" if p.version == "v2"
+            for q in s.pulls:
+                got = mib(q.received) + (f" ({mib(q.own)})" if q.own is not None else "")
+                rows.append([LABELS[s.tool], q.version + (" (after v1)" if q.version == "v2"
                                                           else " (empty cache)"),
-                             got, f"{p.seconds:.1f}"])
+                             got, f"{q.seconds:.1f}"])
         lines += table(["tool", "pull of", "received", "pull s"], rows) + [""]
     if real:
         lines += ["## Realistic data: every version committed and pushed", "",
