@@ -548,7 +548,7 @@ def main() -> None:
         runner.run(["git", "lfs", "install", "--skip-repo"], home)
     versions = {"git": first_line(runner, ["git", "--version"], home) or "?",
                 "git-datavc": first_line(runner, ["git", "datavc", "--version"], home) or "?",
-                "DVC": first_line(runner, [args.dvc, "--version"], home) or "?",
+                "DVC": "DVC " + (first_line(runner, [args.dvc, "--version"], home) or "?"),
                 "Git LFS": first_line(runner, ["git", "lfs", "version"], home) or "?"}
     started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     loads = [os.getloadavg()[0]]
