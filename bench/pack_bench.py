@@ -9,7 +9,7 @@ remote's packs and indexes); then a clone checked out at v1 fetches v2, and one 
 fetches v3: bytes received (counted by the fetch: range reads plus indexes). Whole-file
 tools (DVC, Git LFS, git-annex) store and move every version whole, so their figures are
 the version sizes themselves (v1+v2 = 2 GiB at 1 GiB); they are written beside ours, not
-run.
+run here: bench/pack_compare.py runs real DVC and Git LFS on the same versions.
 
 Part 2, many small files on moto's S3 server, in this process through the Python API
 (`transfer.push` / `transfer.fetch` on a fresh cache), so that a botocore event hook
