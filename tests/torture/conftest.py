@@ -15,7 +15,8 @@ from tests.conftest import torture_enabled
 from tests.helpers import datavc, git
 
 LONG = 100
-TRIALS_ENV = "DATAVC_TORTURE_TRIALS"
+# read now: tests/conftest.py removes DATAVC_* variables from every test's environment
+TRIALS = int(os.environ.get("DATAVC_TORTURE_TRIALS") or LONG)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -28,8 +29,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def count(request: pytest.FixtureRequest) -> Callable[[int], int]:
     """count(short): how many trials a scenario runs (`short` by default)."""
     long = torture_enabled(request.config)
-    trials = int(os.environ.get(TRIALS_ENV) or LONG)
-    return lambda short: trials if long else short
+    return lambda short: TRIALS if long else short
 
 
 @pytest.fixture
