@@ -259,7 +259,7 @@ def ignore_out(ws: Workspace, path: Path) -> None:
     text = ignore.read_text() if ignore.exists() else ""
     if text and not text.endswith("\n"):
         text += "\n"
-    tmp = ignore.with_name(f".gitignore.tmp-{os.getpid()}")
+    tmp = ignore.with_name(".gitignore.tmp")   # one name: a rerun replaces a leftover
     tmp.write_text(text + line + "\n")
     os.replace(tmp, ignore)
 

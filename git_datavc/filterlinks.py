@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 from . import git, pointer
 from .cache import Cache
@@ -102,7 +103,7 @@ def take_smudged(git_dir: Path) -> list[str]:
 
 def place_links(repo: git.Repo, linker: Linker, cache: Cache, paths: list[str]) -> list[str]:
     """Replace worktree pointers by linked content; returns the paths done."""
-    done: dict[str, str] = {}
+    todo: dict[str, str] = {}
     for rel in paths:
         full = repo.root / rel
         try:
@@ -113,32 +114,44 @@ def place_links(repo: git.Repo, linker: Linker, cache: Cache, paths: list[str]) 
             continue
         if ptr is None or not cache.has(ptr.oid):
             continue
-        linker.place(cache.path_str(ptr.oid), str(full), isexec=os.access(full, os.X_OK))
-        done[rel] = ptr.oid
-    if done:
-        _refresh_index(repo, done)
-    return list(done)
+        todo[rel] = ptr.oid
+    if not todo:
+        return []
+    _forget_stat(repo, git.index_entries(repo, [":(literal)" + p for p in todo]))
+    for rel in todo:
+        full = repo.root / rel
+        linker.place(cache.path_str(todo[rel]), str(full), isexec=os.access(full, os.X_OK))
+    _refresh_index(repo, todo)
+    return list(todo)
+
+
+def _forget_stat(repo: git.Repo, entries: Iterable[tuple[str, str, str]]) -> None:
+    """Re-add index entries (mode, sha, path) without stat data, before their pointers are
+    replaced by content: git keeps the pointer's size in the index and never re-reads a
+    file whose size differs, but compares content for an entry of size 0. So a kill at any
+    moment after this leaves `git status` right, and no rerun (which finds no pointer
+    left) needs to fix the index."""
+    info = "".join(f"{mode} {sha}\t{path}\0" for mode, sha, path in entries)
+    if info:
+        repo.git("update-index", "-z", "--index-info",
+                 input=info.encode("utf-8", "surrogateescape"))
 
 
 def _refresh_index(repo: git.Repo, linked: dict[str, str]) -> None:
-    """git's index holds the pointer's size for these paths, and git never re-reads a
-    file whose size differs from the index. Re-adding the entries without stat data
-    (`--index-info`) makes `--refresh` compare content: it cleans the linked files, gets
-    the same pointers, and records their stat data, so `git status` stays clean."""
+    """Record the stat data of the linked files (whose entries `_forget_stat` reset):
+    `--refresh` cleans them, gets the same pointers, and so `git status` stays clean and
+    fast. Clean hints first, so that clean hashes big files without storing them again."""
     from .filters import HINT_FROM
     from .state import State
 
     hints = State(repo.datavc_dir / "state.db", table="clean_hints")
-    try:  # that clean then hashes big files without storing them again
+    try:
         for rel, oid in linked.items():
             st = os.stat(repo.root / rel)
             if st.st_size >= HINT_FROM:
                 hints.put(st, oid)
     finally:
         hints.close()
-    entries = git.index_entries(repo, [":(literal)" + p for p in linked])
-    info = "".join(f"{mode} {sha}\t{path}\0" for mode, sha, path in entries)
-    repo.git("update-index", "-z", "--index-info", input=info.encode("utf-8", "surrogateescape"))
     repo.git("update-index", "-q", "--refresh", check=False)
 
 
@@ -205,9 +218,12 @@ def restore_pointers(repo: git.Repo) -> Restored:
         elif not cache.has(ptr.oid):
             result.missing.append(rel)
         else:
-            linker.place(cache.path_str(ptr.oid), str(repo.root / rel), isexec=mode == "100755")
             done[rel] = ptr.oid
     if done:
+        _forget_stat(repo, [(found[rel][2], found[rel][1], rel) for rel in done])
+        for rel, oid in done.items():
+            linker.place(cache.path_str(oid), str(repo.root / rel),
+                         isexec=found[rel][2] == "100755")
         _refresh_index(repo, done)
     result.placed = list(done)
     return result

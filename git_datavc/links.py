@@ -54,11 +54,20 @@ def _write_new(src: str, dst: str, mode: int, fill: Callable[[int, int], object]
 
 
 def _hardlink(src: str, dst: str, mode: int) -> None:
-    os.link(src, dst)
+    _replacing_leftover(os.link, src, dst)
 
 
 def _symlink(src: str, dst: str, mode: int) -> None:
-    os.symlink(src, dst)
+    _replacing_leftover(os.symlink, src, dst)
+
+
+def _replacing_leftover(make: Callable[[str, str], None], src: str, dst: str) -> None:
+    """make(src, dst) at a temp name; a killed run's leftover there is removed first."""
+    try:
+        make(src, dst)
+    except FileExistsError:
+        os.unlink(dst)
+        make(src, dst)
 
 
 _LINKERS: dict[str, Callable[[str, str, int], None]] = {
@@ -128,5 +137,7 @@ def unprotect(path: str) -> bool:
 
 
 def _temp_name(dst: str) -> str:
+    """The one temp name for `dst`, the same in every process: a leftover of a killed run
+    (which `git status` would list) is replaced by the rerun placing the same file."""
     head, tail = os.path.split(dst)
-    return os.path.join(head, f".{tail}.datavc-tmp-{os.getpid()}")
+    return os.path.join(head, f".{tail}.datavc-tmp")

@@ -154,7 +154,7 @@ def dump(stages: dict[str, StageLock]) -> str:
 
 def write(path: Path, stages: dict[str, StageLock]) -> None:
     """Atomically replace the lock: temp file beside it, fsync, rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp")   # one name: a rerun replaces a leftover
     try:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(dump(stages))

@@ -159,7 +159,7 @@ def _looks_numeric(text: str) -> bool:
 
 def write(path: Path, outs: Iterable[Out]) -> None:
     """Atomically (re)write a metafile."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp")   # one name: a rerun replaces a leftover
     tmp.write_text(dump(outs), encoding="utf-8")
     os.replace(tmp, path)
 

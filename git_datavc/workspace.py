@@ -193,7 +193,7 @@ def walk_files(top: str | os.PathLike[str], skipped: list[str] | None = None,
         prefix, folder = stack.pop()
         with os.scandir(folder) as it:
             for entry in it:
-                if entry.name == ".git" or ".datavc-tmp-" in entry.name:
+                if entry.name == ".git" or ".datavc-tmp" in entry.name:
                     continue
                 rel = prefix + entry.name
                 if entry.is_dir(follow_symlinks=False):

@@ -932,7 +932,7 @@ def test_kill_9_during_add_loses_nothing(base: Path, kind: str,
     assert killed, "add finished before it could be killed: make BIG_DIR bigger"
 
     files = {rel: data for rel, data in read_tree(repo / "data").items()
-             if ".datavc-tmp-" not in rel}
+             if ".datavc-tmp" not in rel}
     assert files == BIG_DIR, "every user file keeps its bytes"
     assert_cache_intact(repo)
 
