@@ -154,7 +154,7 @@ def _place(ws: Workspace, dst: str, rel: str, entry: Entry, force: bool,
         elif not force and not ws.disposable(dst):
             report.kept.append(rel)
             return False
-    ws.linker.place(ws.cache.path_str(entry.oid), dst, entry.isexec)
+    ws.linker.place(ws.cache.whole(entry.oid), dst, entry.isexec)
     report.placed += 1
     return True
 

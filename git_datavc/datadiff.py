@@ -99,7 +99,7 @@ def _table(ws: Workspace, change: FileChange, new_is_workspace: bool) -> Table:
             full = ws.repo.root / change.path
             if full.is_file():
                 return str(full)
-        return ws.cache.path_str(oid) if ws.cache.has(oid) else None
+        return ws.cache.whole(oid) if ws.cache.has(oid) else None
 
     before = source(change.old_oid, False)
     after = source(change.new_oid, new_is_workspace)

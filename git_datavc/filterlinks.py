@@ -113,7 +113,7 @@ def place_links(repo: git.Repo, linker: Linker, cache: Cache, paths: list[str]) 
             continue
         if ptr is None or not cache.has(ptr.oid):
             continue
-        linker.place(cache.path_str(ptr.oid), str(full), isexec=os.access(full, os.X_OK))
+        linker.place(cache.whole(ptr.oid), str(full), isexec=os.access(full, os.X_OK))
         done[rel] = ptr.oid
     if done:
         _refresh_index(repo, done)
@@ -205,7 +205,7 @@ def restore_pointers(repo: git.Repo) -> Restored:
         elif not cache.has(ptr.oid):
             result.missing.append(rel)
         else:
-            linker.place(cache.path_str(ptr.oid), str(repo.root / rel), isexec=mode == "100755")
+            linker.place(cache.whole(ptr.oid), str(repo.root / rel), isexec=mode == "100755")
             done[rel] = ptr.oid
     if done:
         _refresh_index(repo, done)

@@ -104,7 +104,7 @@ def push(cache: Cache, remote: Remote, oids: Iterable[str], jobs: int = 0) -> Re
     todo = sorted(lacking, key=lambda o: -sizes[o])    # big ones first: no lone tail
 
     def upload(oid: str) -> int:
-        remote.upload(oid, cache.path_str(oid))
+        remote.upload(oid, cache.whole(oid))
         return sizes[oid]
 
     with _progress(f"push to {remote.name}", sum(sizes.values()), "B") as bar:
