@@ -13,7 +13,7 @@ import os
 import stat
 import threading
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO, ContextManager, Iterable, Iterator
 
 from .errors import CorruptObject, ObjectMissing
 from .hashing import CHUNK, hash_bytes, hash_file, is_oid, new_hasher
@@ -93,6 +93,13 @@ class Cache:
 
     def ensure_dir_for(self, oid: str) -> None:
         self._ensure_dir(f"{self._objects}/{oid[:2]}")
+
+    def readable(self, oid: str) -> ContextManager[str]:
+        """A path with the object's bytes while the block runs (an upload's source): a
+        chunked object is rebuilt into a temp file, not back into the cache."""
+        from . import cachechunks
+
+        return cachechunks.readable(self, oid)
 
     def open(self, oid: str) -> IO[bytes]:
         """The object's bytes; a chunked one is streamed from its chunks (each checked)."""

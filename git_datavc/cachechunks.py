@@ -20,6 +20,7 @@ import io
 import os
 import stat
 import struct
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
@@ -186,6 +187,34 @@ def check(cache: "Cache", oid: str) -> str | None:
 def rebuild(cache: "Cache", oid: str) -> None:
     """Put the whole object back in files/blake3 from its chunks (verified), then drop its
     chunk list. The chunks stay until gc finds no list that needs them."""
+    tmp = _rebuilt_temp(cache, oid)
+    try:
+        cache._publish(tmp, oid)
+    except BaseException:
+        unlink_quietly(tmp)
+        raise
+    _sync_dir(os.path.dirname(cache.path_str(oid)))
+    unlink_quietly(list_path(cache, oid))
+
+
+@contextmanager
+def readable(cache: "Cache", oid: str) -> Iterator[str]:
+    """A path holding the object's bytes for as long as the block runs: the cache file
+    itself, or (chunked) a verified rebuild in the cache's tmp dir, deleted after. An
+    upload reads it; the cache stays chunked."""
+    path = cache.path_str(oid)
+    if os.path.isfile(path) or not is_chunked(cache, oid):
+        yield path
+        return
+    tmp = _rebuilt_temp(cache, oid, durable=False)
+    try:
+        yield tmp
+    finally:
+        unlink_quietly(tmp)
+
+
+def _rebuilt_temp(cache: "Cache", oid: str, durable: bool = True) -> str:
+    """A read-only temp file holding the chunked object, every chunk and the whole checked."""
     chunks = read_list(cache, oid)
     fd, tmp = cache.tempfile()
     try:
@@ -196,15 +225,14 @@ def rebuild(cache: "Cache", oid: str) -> None:
             if os.fstat(fd).st_size != chunks.size:
                 raise CorruptObject(f"object {oid[:12]}: rebuilt with the wrong size")
             os.fchmod(fd, READ_ONLY)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
-        cache._publish(tmp, oid)
     except BaseException:
         unlink_quietly(tmp)
         raise
-    _sync_dir(os.path.dirname(cache.path_str(oid)))
-    unlink_quietly(list_path(cache, oid))
+    return tmp
 
 
 def _sync_dir(path: str) -> None:

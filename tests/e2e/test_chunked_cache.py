@@ -143,3 +143,26 @@ def _chunks_only_in_v1(repo: Path) -> str:
     first = {cid for cid, _ in cachechunks.read_list(cache, v1).chunks}
     second = {cid for cid, _ in cachechunks.read_list(cache, v2).chunks}
     return sorted(first - second)[0]
+
+
+@pytest.mark.parametrize("layout", ["1", "2"])
+def test_push_of_chunked_versions_and_fetch_into_a_fresh_clone(tmp_path: Path,
+                                                               layout: str) -> None:
+    repo, commits = make_repo(tmp_path, "metafile", "copy")
+    data = versions()
+    datavc(repo, "gc")
+    store = tmp_path / "store"
+    datavc(repo, "remote", "add", "--local", "-d", "store", str(store), "--layout", layout)
+    datavc(repo, "push", "--all-commits")
+    assert not cache_object(repo, b3(data[0])).exists()   # pushed from its chunks
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    datavc(clone, "init")
+    datavc(clone, "remote", "add", "--local", "-d", "store", str(store))
+    git(clone, "checkout", "-q", commits[0])
+    datavc(clone, "pull", "--all-commits")
+    assert (clone / "big.bin").read_bytes() == data[0]
+    for rev, want in zip(commits, data):
+        git(clone, "checkout", "-q", rev)
+        assert (clone / "big.bin").read_bytes() == want
+    datavc(clone, "verify")
