@@ -71,6 +71,8 @@ class Cache:
             return {oid for oid in oids if self.has(oid)}
         found: set[str] = set()
         for folder in (self._objects, self._chunked):
+            if folder == self._chunked and not os.path.isdir(folder):
+                continue
             for prefix in {oid[:2] for oid in oids}:
                 try:
                     names = os.listdir(f"{folder}/{prefix}")

@@ -166,3 +166,23 @@ def test_push_of_chunked_versions_and_fetch_into_a_fresh_clone(tmp_path: Path,
         git(clone, "checkout", "-q", rev)
         assert (clone / "big.bin").read_bytes() == want
     datavc(clone, "verify")
+
+
+def test_gc_dry_then_narrowed_gc_drops_lists_and_their_chunks(tmp_path: Path) -> None:
+    repo, commits = make_repo(tmp_path, "metafile", "copy")
+    data = versions()
+    before = du(cache_root(repo))
+    out = datavc(repo, "gc", "--dry")
+    assert "would chunk 2 versions" in out.stderr, out.stderr
+    assert du(cache_root(repo)) == before
+    datavc(repo, "gc")
+    assert du(cache_root(repo)) > 1.9 * SIZE
+    out = datavc(repo, "gc", "-w")               # only the workspace's version is kept
+    assert "deleted 2 cache objects" in out.stderr, out.stderr
+    assert "chunks" in out.stderr and "no chunk list needs" in out.stderr, out.stderr
+    assert du(cache_root(repo)) < 1.05 * SIZE
+    assert not list((cache_root(repo) / "chunked").rglob("*/*"))
+    assert not list((cache_root(repo) / "chunks").rglob("*/*/*"))
+    assert (repo / "big.bin").read_bytes() == data[2]
+    out = datavc(repo, "verify")
+    assert "1 objects" in out.stdout, out.stdout
