@@ -67,6 +67,18 @@ def test_convert_then_read_rebuild_and_sharing(cache: Cache) -> None:
     assert not cachechunks.is_chunked(cache, o1) and cache.has_whole(o1)
 
 
+def test_readable_gives_a_temp_rebuild_and_leaves_the_cache_chunked(cache: Cache) -> None:
+    data = data_of("r", 2 * MIB)
+    oid, _ = cache.add_file(_write(cache.root.parent / "r", data))
+    with cache.readable(oid) as path:
+        assert path == cache.path_str(oid)          # whole: the cache file itself
+    cachechunks.convert(cache, oid)
+    with cache.readable(oid) as path:
+        assert Path(path).parent == cache.tmp and Path(path).read_bytes() == data
+    assert not Path(path).exists()
+    assert cachechunks.is_chunked(cache, oid) and not cache.has_whole(oid)
+
+
 def test_gc_of_chunks_keeps_what_lists_name(cache: Cache) -> None:
     v1 = data_of("a", 3 * MIB)
     v2 = edited(v1, MIB, b"y" * 500)
