@@ -89,8 +89,11 @@ class Cache:
             return path
         from . import cachechunks
 
-        if cachechunks.is_chunked(self, oid):
+        try:
             cachechunks.rebuild(self, oid)
+        except ObjectMissing:
+            if not os.path.isfile(path):    # (another process may have rebuilt it first)
+                raise
         return path
 
     def ensure_dir_for(self, oid: str) -> None:
