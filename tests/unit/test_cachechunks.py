@@ -171,3 +171,19 @@ def test_kill_during_convert_never_loses_the_object(cache: Cache) -> None:
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_converting_a_whole_version_repairs_a_damaged_shared_chunk(cache: Cache) -> None:
+    v1 = data_of("s", 3 * MIB)
+    v2 = edited(v1, 2 * MIB, b"z" * 300)
+    o1, _ = cache.add_file(_write(cache.root.parent / "s1", v1))
+    o2, _ = cache.add_file(_write(cache.root.parent / "s2", v2))
+    cachechunks.convert(cache, o1)
+    cid, _ = cachechunks.read_list(cache, o1).chunks[0]       # shared with v2
+    path = Path(cachechunks.chunk_path(cache, cid))
+    path.chmod(0o644)
+    path.write_bytes(b"garbage")
+    assert cid in (cachechunks.check(cache, o1) or "")
+    cachechunks.convert(cache, o2)                              # v2's bytes repair it
+    assert cachechunks.check(cache, o1) is None and cachechunks.check(cache, o2) is None
+    assert not cache.has_whole(o2)
