@@ -1,4 +1,5 @@
-"""The content-addressed object cache: files/blake3/<2 hex>/<62 hex>, written once, read-only.
+"""The content-addressed object cache: files/blake3/<2 hex>/<62 hex>, written once, read-only
+(with `cache.chunked`, old large versions may instead be chunk lists: cachechunks.py).
 
 Writes go to a temp file on the cache's own filesystem and are renamed into place only after
 their bytes are on disk. Small objects are made durable in batches (one syncfs for many
@@ -12,7 +13,7 @@ import os
 import stat
 import threading
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO, ContextManager, Iterable, Iterator
 
 from .errors import CorruptObject, ObjectMissing
 from .hashing import CHUNK, hash_bytes, hash_file, is_oid, new_hasher
@@ -42,6 +43,7 @@ class Cache:
         self.tmp = self.root / "tmp"
         self._objects = str(self.objects)
         self._tmp = str(self.tmp)
+        self._chunked = str(self.root / "chunked")
         self._made_dirs: set[str] = set()
 
     def path(self, oid: str) -> Path:
@@ -53,33 +55,75 @@ class Cache:
         return f"{self._objects}/{oid[:2]}/{oid[2:]}"
 
     def has(self, oid: str) -> bool:
+        """Whether the object is in the cache, whole or as a chunk list (cachechunks)."""
+        path = self.path_str(oid)
+        return os.path.isfile(path) or os.path.isfile(f"{self._chunked}/{oid[:2]}/{oid[2:]}")
+
+    def has_whole(self, oid: str) -> bool:
+        """Whether the object is in files/blake3 as a whole file."""
         return os.path.isfile(self.path_str(oid))
 
     def present(self, oids: Iterable[str]) -> set[str]:
-        """Which of `oids` are in the cache: a stat each for a few, one listing for many."""
+        """Which of `oids` are in the cache (whole or chunked): a stat each for a few, one
+        listing for many."""
         oids = set(oids)
         if len(oids) < 2000:
             return {oid for oid in oids if self.has(oid)}
         found: set[str] = set()
-        for prefix in {oid[:2] for oid in oids}:
-            try:
-                names = os.listdir(f"{self._objects}/{prefix}")
-            except FileNotFoundError:
+        for folder in (self._objects, self._chunked):
+            if folder == self._chunked and not os.path.isdir(folder):
                 continue
-            found.update(prefix + name for name in names)
+            for prefix in {oid[:2] for oid in oids}:
+                try:
+                    names = os.listdir(f"{folder}/{prefix}")
+                except FileNotFoundError:
+                    continue
+                found.update(prefix + name for name in names)
         return oids & found
+
+    def whole(self, oid: str) -> str:
+        """The path of the object as a whole file (for a link or an upload): a chunked
+        object is rebuilt first, each chunk and then the whole checked."""
+        path = self.path_str(oid)
+        if os.path.isfile(path):
+            return path
+        from . import cachechunks
+
+        try:
+            cachechunks.rebuild(self, oid)
+        except ObjectMissing:
+            if not os.path.isfile(path):    # (another process may have rebuilt it first)
+                raise
+        return path
 
     def ensure_dir_for(self, oid: str) -> None:
         self._ensure_dir(f"{self._objects}/{oid[:2]}")
 
+    def readable(self, oid: str) -> ContextManager[str]:
+        """A path with the object's bytes while the block runs (an upload's source): a
+        chunked object is rebuilt into a temp file, not back into the cache."""
+        from . import cachechunks
+
+        return cachechunks.readable(self, oid)
+
     def open(self, oid: str) -> IO[bytes]:
+        """The object's bytes; a chunked one is streamed from its chunks (each checked)."""
         try:
             return open(self.path(oid), "rb")
         except FileNotFoundError:
-            raise ObjectMissing(f"object {oid} is not in the cache") from None
+            from . import cachechunks
+
+            return cachechunks.open_chunked(self, oid)   # ObjectMissing if not there either
 
     def size(self, oid: str) -> int:
-        return self.path(oid).stat().st_size
+        try:
+            return self.path(oid).stat().st_size
+        except FileNotFoundError:
+            from . import cachechunks
+
+            if not cachechunks.is_chunked(self, oid):
+                raise
+            return cachechunks.read_list(self, oid).size
 
     def iter_oids(self) -> Iterator[str]:
         if not self.objects.is_dir():
@@ -179,8 +223,10 @@ class Writer:
             self.discard()
 
     def has(self, oid: str) -> bool:
+        """Whether `oid` is stored whole (a chunked object is written whole again: whoever
+        adds it uses it)."""
         return oid in self.pending or (self.deferred is not None and oid in self.deferred) \
-            or self.cache.has(oid)
+            or self.cache.has_whole(oid)
 
     def add_chunks(self, chunks: Iterable[bytes], size_hint: int = 0,
                    suffix: str = "") -> tuple[str, int]:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from .errors import UnsafePath
+from . import output
+from .errors import CorruptObject, ObjectMissing, UnsafePath
 from .metafile import Entry, Out, entries_from_items
 from .workspace import Workspace, load_metafile, walk_files
 
@@ -141,6 +142,12 @@ def _place(ws: Workspace, dst: str, rel: str, entry: Entry, force: bool,
     if not ws.cache.has(entry.oid):
         report.missing.append(rel)
         return False
+    try:
+        src = ws.cache.whole(entry.oid)  # a chunked object is rebuilt (and checked) first
+    except (CorruptObject, ObjectMissing) as e:
+        output.warn(f"{rel}: {e.message}")
+        report.missing.append(rel)
+        return False
     if not _make_parents(ws, dst, rel, force, report):
         return False
     try:
@@ -154,7 +161,7 @@ def _place(ws: Workspace, dst: str, rel: str, entry: Entry, force: bool,
         elif not force and not ws.disposable(dst):
             report.kept.append(rel)
             return False
-    ws.linker.place(ws.cache.path_str(entry.oid), dst, entry.isexec)
+    ws.linker.place(src, dst, entry.isexec)
     report.placed += 1
     return True
 

@@ -17,11 +17,12 @@ DEFAULTS = {
     "core.threshold": "10M",
     "cache.type": "reflink,copy",
     "cache.protected": "false",
+    "cache.chunked": "false",
     "core.locktimeout": "5",
 }
 # Environment overrides for the simple keys: DATAVC_CORE_THRESHOLD=1M sets core.threshold.
 ENV_KEYS = ("core.remote", "core.autotrack", "core.threshold", "core.locktimeout",
-            "cache.dir", "cache.type", "cache.protected")
+            "cache.dir", "cache.type", "cache.protected", "cache.chunked")
 # Credentials are read from config.local (or the environment), never from the committed file.
 SECRET_KEYS = ("accesskeyid", "secretaccesskey")
 _SUFFIXES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -58,6 +59,11 @@ class Settings:
     @property
     def protected(self) -> bool:
         return parse_bool(self.get("cache.protected") or "false", "cache.protected")
+
+    @property
+    def chunked(self) -> bool:
+        """gc keeps large versions the workspace does not use as chunk lists (cachechunks)."""
+        return parse_bool(self.get("cache.chunked") or "false", "cache.chunked")
 
     @property
     def lock_timeout(self) -> float:

@@ -92,6 +92,8 @@ def collect(ws: Workspace, rev1: str | None, rev2: str | None) -> Report:
 # --- tables ---------------------------------------------------------------------------
 
 def _table(ws: Workspace, change: FileChange, new_is_workspace: bool) -> Table:
+    from contextlib import ExitStack
+
     def source(oid: str | None, workspace: bool) -> str | None:
         if oid is None:
             return None
@@ -99,11 +101,14 @@ def _table(ws: Workspace, change: FileChange, new_is_workspace: bool) -> Table:
             full = ws.repo.root / change.path
             if full.is_file():
                 return str(full)
-        return ws.cache.path_str(oid) if ws.cache.has(oid) else None
+        if not ws.cache.has(oid):
+            return None
+        return temps.enter_context(ws.cache.readable(oid))  # a chunked one: a temp copy
 
-    before = source(change.old_oid, False)
-    after = source(change.new_oid, new_is_workspace)
-    shapes = [table_shape(p, change.path) if p else (None, None) for p in (before, after)]
+    with ExitStack() as temps:
+        before = source(change.old_oid, False)
+        after = source(change.new_oid, new_is_workspace)
+        shapes = [table_shape(p, change.path) if p else (None, None) for p in (before, after)]
     unread = [v for v, oid, p in (("old", change.old_oid, before), ("new", change.new_oid, after))
               if oid is not None and p is None]
     note = f"{' and '.join(unread)} version not in the cache" if unread else ""

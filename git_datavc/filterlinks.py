@@ -120,7 +120,7 @@ def place_links(repo: git.Repo, linker: Linker, cache: Cache, paths: list[str]) 
     _forget_stat(repo, git.index_entries(repo, [":(literal)" + p for p in todo]))
     for rel in todo:
         full = repo.root / rel
-        linker.place(cache.path_str(todo[rel]), str(full), isexec=os.access(full, os.X_OK))
+        linker.place(cache.whole(todo[rel]), str(full), isexec=os.access(full, os.X_OK))
     _refresh_index(repo, todo)
     return list(todo)
 
@@ -222,7 +222,7 @@ def restore_pointers(repo: git.Repo) -> Restored:
     if done:
         _forget_stat(repo, [(found[rel][2], found[rel][1], rel) for rel in done])
         for rel, oid in done.items():
-            linker.place(cache.path_str(oid), str(repo.root / rel),
+            linker.place(cache.whole(oid), str(repo.root / rel),
                          isexec=found[rel][2] == "100755")
         _refresh_index(repo, done)
     result.placed = list(done)

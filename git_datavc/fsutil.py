@@ -26,7 +26,7 @@ def create_temp(directory: str | os.PathLike[str], prefix: str = "tmp-",
             continue
 
 
-def write_all(fd: int, data: bytes | bytearray) -> None:
+def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]

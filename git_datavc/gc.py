@@ -13,11 +13,15 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import git, needs
 from .cache import Cache
 from .errors import DatavcError
 from .remotes import Remote
+
+if TYPE_CHECKING:
+    from . import cachechunks
 
 TMP_GRACE = 3600  # seconds: a temp file this old belongs to no running command
 
@@ -84,8 +88,24 @@ def _has_head(repo: git.Repo) -> bool:
     return bool(repo.git("rev-parse", "-q", "--verify", "HEAD", check=False).strip())
 
 
+def in_use(repo: git.Repo, cache: Cache) -> set[str]:
+    """What the worktrees use now (files, index, HEAD): these stay whole files."""
+    used = needs.Needed()
+    for root in needs.worktree_roots(repo):
+        other = git.find_repo(root)
+        _merge(used, needs.for_workspace(other))
+        if _has_head(other):
+            _merge(used, needs.for_revs(other, ["HEAD"]))
+    needs.expand(cache, used)
+    return set(used.oids)
+
+
 def collect(cache: Cache, kept: needs.Needed, dry: bool) -> tuple[list[str], int]:
-    """Delete (or with `dry` only list) unneeded cache objects; returns (oids, bytes)."""
+    """Delete (or with `dry` only list) unneeded cache objects, whole or chunk lists;
+    returns (oids, bytes). The chunks a deleted list leaves unreferenced go in
+    `cachechunks.collect_chunks`."""
+    from . import cachechunks
+
     gone, freed = [], 0
     for oid in list(cache.iter_oids()):
         if oid in kept.oids:
@@ -96,9 +116,31 @@ def collect(cache: Cache, kept: needs.Needed, dry: bool) -> tuple[list[str], int
             path.unlink()
         gone.append(oid)
         freed += size
+    for oid in list(cachechunks.iter_chunked(cache)):
+        if oid in kept.oids:
+            continue
+        if oid not in gone:
+            gone.append(oid)
+        if not dry:
+            os.unlink(cachechunks.list_path(cache, oid))
     if not dry:
         _clean_tmp(cache)
     return gone, freed
+
+
+def chunk_unused(repo: git.Repo, cache: Cache, kept: needs.Needed,
+                 dry: bool) -> "cachechunks.Converted":
+    """`cache.chunked`: turn the kept large objects the worktrees do not use into chunk
+    lists; an object in use that has a chunk list beside its whole file loses the list."""
+    from . import cachechunks
+
+    used = in_use(repo, cache)
+    if not dry:
+        for oid in list(cachechunks.iter_chunked(cache)):
+            if oid in used and cache.has_whole(oid):
+                os.unlink(cachechunks.list_path(cache, oid))
+    todo = [oid for oid in cache.iter_oids() if oid in kept.oids and oid not in used]
+    return cachechunks.convert_all(cache, todo, dry)
 
 
 def remote_doomed(cache: Cache, remote: Remote, kept: needs.Needed) -> list[str]:

@@ -139,7 +139,8 @@ def push(cache: Cache, remote: PackedRemote, oids: list[str], jobs: int = 0) -> 
 
     result = Result(packed=True)
     todo = to_upload(cache, remote, oids, result)  # type: ignore[arg-type]
-    return _push(remote, [(oid, cache.path_str(oid)) for oid in todo], jobs, result)
+    return _push(remote, [(oid, cache.path_str(oid)) for oid in todo], jobs, result,
+                 lambda oid, path: cache.readable(oid))
 
 
 def push_files(remote: PackedRemote, items: list[tuple[str, str]], jobs: int = 0) -> Result:

@@ -104,7 +104,8 @@ def push(cache: Cache, remote: Remote, oids: Iterable[str], jobs: int = 0) -> Re
     todo = sorted(lacking, key=lambda o: -sizes[o])    # big ones first: no lone tail
 
     def upload(oid: str) -> int:
-        remote.upload(oid, cache.path_str(oid))
+        with cache.readable(oid) as path:
+            remote.upload(oid, path)
         return sizes[oid]
 
     with _progress(f"push to {remote.name}", sum(sizes.values()), "B") as bar:

@@ -10,7 +10,7 @@ from ..cache import Cache
 from ..errors import DatavcError
 from ..needs import Needed, worktree_roots
 from ..repolock import hold_repo
-from ..gc import Keep, collect, kept_objects, remote_doomed
+from ..gc import Keep, chunk_unused, collect, kept_objects, remote_doomed
 
 
 def run(keep: Keep, cloud: bool, force: bool, dry: bool) -> int:
@@ -37,9 +37,32 @@ def _run(repo: git.Repo, keep: Keep, cloud: bool, force: bool, dry: bool) -> int
             print(oid)
     output.info(f"datavc: {verb} {len(gone)} cache objects ({output.human_size(freed)}); "
                 f"kept {len(kept.oids)}")
+    _chunk(repo, cache, settings, kept, dry)
     if cloud:
         _gc_remote(cache, settings, kept, force, dry)
     return 0
+
+
+def _chunk(repo: git.Repo, cache: Cache, settings: config.Settings, kept: Needed,
+           dry: bool) -> None:
+    """cache.chunked: old large versions to chunk lists; then chunks no list needs go."""
+    from .. import cachechunks
+
+    if settings.chunked:
+        done = chunk_unused(repo, cache, kept, dry)
+        if done.objects:
+            verb = "would chunk" if dry else "chunked"
+            added = "" if dry else f" into {output.human_size(done.bytes_added)} of new chunks"
+            output.info(f"datavc: {verb} {done.objects} versions the workspace does not use "
+                        f"({output.human_size(done.bytes_before)}){added}")
+        for oid, why in done.failed or []:
+            output.warn(f"{oid[:12]}: {why}")
+    chunks, freed, damaged = cachechunks.collect_chunks(cache, dry)
+    for oid, why in damaged:
+        output.warn(f"{why}: no chunk deleted (`git datavc verify` names the damage)")
+    if chunks:
+        output.info(f"datavc: {'would delete' if dry else 'deleted'} {chunks} chunks "
+                    f"({output.human_size(freed)}) no chunk list needs")
 
 
 def _gc_remote(cache: Cache, settings: config.Settings, kept: Needed, force: bool,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from .. import config, git, output
+from .. import cachechunks, config, git, output
 from ..cache import Cache
 from ..errors import CorruptObject
 
@@ -15,17 +15,24 @@ def run(jobs: int = 2, remote: str | None = None) -> int:
     repo = git.find_repo()
     cache = Cache(config.cache_root(repo, config.load(repo.root)))
     oids = list(cache.iter_oids())
+    chunked = [oid for oid in cachechunks.iter_chunked(cache) if not cache.has_whole(oid)]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # blake3 releases the GIL
         results = list(pool.map(cache.verify, oids))
+        reasons = list(pool.map(lambda oid: cachechunks.check(cache, oid), chunked))
     bad = [oid for oid, ok in zip(oids, results) if not ok]
-    if bad:
-        for oid in bad:
-            output.info(f"corrupt: {cache.path(oid)}")
+    broken = [(oid, why) for oid, why in zip(chunked, reasons) if why is not None]
+    for oid in bad:
+        output.info(f"corrupt: {cache.path(oid)}")
+    for oid, why in broken:
+        output.info(f"corrupt: chunked object {oid}: {why}")
+    count = len(oids) + len(chunked)
+    if bad or broken:
         raise CorruptObject(
-            f"{len(bad)} of {len(oids)} cache objects are corrupt",
+            f"{len(bad) + len(broken)} of {count} cache objects are corrupt",
             "delete them, then re-add the files or fetch them again from a remote")
-    total = sum(cache.size(oid) for oid in oids)
-    print(f"datavc: {len(oids)} objects ({output.human_size(total)}) verified, none corrupt")
+    total = sum(cache.size(oid) for oid in oids + chunked)
+    print(f"datavc: {count} objects ({output.human_size(total)}) verified, none corrupt"
+          + (f" ({len(chunked)} of them chunked)" if chunked else ""))
     return 0
 
 
