@@ -10,8 +10,9 @@ checked against its hash, temp file, fsync, rename) when a link or an upload nee
 
 A chunk list is `MAGIC`, the object's size and chunk count, then (id, length) per chunk,
 then the BLAKE3 of everything before it, so a torn or damaged list is told apart from a
-damaged chunk. Order of writes when converting: chunks durable, list durable, list read back
-and every byte re-hashed to the object's id, and only then is the whole file deleted.
+damaged chunk. Order of writes when converting: chunks durable (each chunk hashed as it is
+cut, the whole object too, chunks already stored read back and checked), then the list, and
+only then is the whole file deleted.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import os
 import stat
 import struct
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
 from .errors import CorruptObject, ObjectMissing
-from .fsutil import create_temp, sync_filesystem, unlink_quietly, write_all
+from .fsutil import fsync_dir, sync_filesystem, unlink_quietly, write_all
 
 if TYPE_CHECKING:
     from .cache import Cache
@@ -193,7 +194,7 @@ def rebuild(cache: "Cache", oid: str) -> None:
     except BaseException:
         unlink_quietly(tmp)
         raise
-    _sync_dir(os.path.dirname(cache.path_str(oid)))
+    fsync_dir(os.path.dirname(cache.path_str(oid)))
     unlink_quietly(list_path(cache, oid))
 
 
@@ -235,25 +236,22 @@ def _rebuilt_temp(cache: "Cache", oid: str, durable: bool = True) -> str:
     return tmp
 
 
-def _sync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @dataclass
 class Converted:
     objects: int = 0
     bytes_before: int = 0       # whole objects deleted
     bytes_added: int = 0        # new chunks written
-    failed: list[tuple[str, str]] | None = None
+    failed: list[tuple[str, str]] = field(default_factory=list)   # (oid, why) kept whole
 
 
 def convert(cache: "Cache", oid: str) -> int:
     """Turn the whole object `oid` into a chunk list; returns the bytes of new chunks.
-    The whole file is deleted last, after its list is durable and read back intact."""
+
+    One read of the object: each chunk is hashed as it is cut, and the whole object too.
+    A chunk not stored yet is written; one already stored (shared with an older version)
+    is read back and checked, and rewritten from these bytes if it is damaged. So when the
+    whole hash matches, every chunk the list names holds its bytes, and the whole file is
+    deleted only after the chunks and then the list are durable."""
     import blake3
 
     from .chunking import chunks_of_file
@@ -262,13 +260,13 @@ def convert(cache: "Cache", oid: str) -> int:
     size = os.stat(src).st_size
     hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
     chunks: list[tuple[str, int]] = []
-    fresh: dict[str, str] = {}          # chunk id -> temp path
+    fresh: dict[str, str] = {}          # chunk id -> temp path (new or replacing a bad one)
     added = 0
     try:
         for chunk, data in chunks_of_file(src):
             hasher.update(data)
             chunks.append((chunk.oid, chunk.length))
-            if chunk.oid in fresh or os.path.isfile(chunk_path(cache, chunk.oid)):
+            if chunk.oid in fresh or _stored_intact(cache, chunk.oid, chunk.length):
                 continue
             fd, tmp = cache.tempfile(READ_ONLY)
             fresh[chunk.oid] = tmp
@@ -278,7 +276,7 @@ def convert(cache: "Cache", oid: str) -> int:
                 os.close(fd)
             added += chunk.length
         if hasher.hexdigest() != oid or sum(n for _, n in chunks) != size:
-            raise CorruptObject(f"cache object {oid[:12]} is corrupt: not chunked",
+            raise CorruptObject(f"object {oid[:12]} kept whole: it is corrupt in the cache",
                                 "run `git datavc verify`")
         sync_filesystem(cache.tmp)                  # chunk bytes durable
         for cid, tmp in fresh.items():
@@ -288,53 +286,26 @@ def convert(cache: "Cache", oid: str) -> int:
         fresh[""] = tmp
         try:
             write_all(fd, encode(size, chunks))
-            os.fsync(fd)
         finally:
             os.close(fd)
         sync_filesystem(cache.tmp)                  # chunk renames and list bytes durable
         _publish_to(cache, tmp, list_path(cache, oid))
         fresh.clear()
-        _sync_dir(os.path.dirname(list_path(cache, oid)))
+        fsync_dir(os.path.dirname(list_path(cache, oid)))
     finally:
         for tmp in fresh.values():
             unlink_quietly(tmp)
-    why = check(cache, oid)
-    if why is not None and _repair(cache, src, chunks):
-        why = check(cache, oid)
-    if why is not None:
-        unlink_quietly(list_path(cache, oid))   # the whole object stays
-        raise CorruptObject(f"object {oid[:12]} kept whole: {why}")
     os.unlink(src)
     return added
 
 
-def _repair(cache: "Cache", src: str, chunks: list[tuple[str, int]]) -> bool:
-    """Rewrite the damaged chunks an older list shared from the (checked) whole object at
-    `src`; every other list naming them is whole again too. Returns whether any was."""
-    import blake3
-
-    fixed = False
-    with open(src, "rb") as f:
-        offset = 0
-        for cid, length in chunks:
-            try:
-                read_chunk(cache, cid, length, "")
-            except CorruptObject:
-                f.seek(offset)
-                data = f.read(length)
-                if blake3.blake3(data).hexdigest() == cid:
-                    fd, tmp = cache.tempfile(READ_ONLY)
-                    try:
-                        write_all(fd, data)
-                        os.fsync(fd)
-                    finally:
-                        os.close(fd)
-                    _publish_to(cache, tmp, chunk_path(cache, cid))
-                    fixed = True
-            offset += length
-    if fixed:
-        sync_filesystem(cache.tmp)
-    return fixed
+def _stored_intact(cache: "Cache", cid: str, length: int) -> bool:
+    """Whether the chunk store holds `cid` with its right bytes (a damaged one is not)."""
+    try:
+        read_chunk(cache, cid, length, "")
+    except CorruptObject:
+        return False
+    return True
 
 
 def _publish_to(cache: "Cache", tmp: str, final: str) -> None:
@@ -348,7 +319,7 @@ def convert_all(cache: "Cache", oids: Iterable[str], dry: bool = False) -> Conve
     object whole and is reported in `failed`; the others go on."""
     from .chunking import CHUNK_FROM
 
-    done = Converted(failed=[])
+    done = Converted()
     for oid in oids:
         if oid.endswith(".dir") or not cache.has_whole(oid):
             continue
@@ -362,7 +333,7 @@ def convert_all(cache: "Cache", oids: Iterable[str], dry: bool = False) -> Conve
         try:
             done.bytes_added += convert(cache, oid)
         except CorruptObject as e:
-            done.failed.append((oid, e.message))  # type: ignore[union-attr]
+            done.failed.append((oid, e.message))
             continue
         done.objects += 1
         done.bytes_before += size

@@ -50,6 +50,15 @@ def sync_filesystem(path: str | os.PathLike[str]) -> None:
     os.sync()
 
 
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make a rename into the folder `path` durable (the file itself was fsynced before)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def unlink_quietly(path: str | os.PathLike[str]) -> None:
     try:
         os.unlink(path)

@@ -55,7 +55,7 @@ def _chunk(repo: git.Repo, cache: Cache, settings: config.Settings, kept: Needed
             added = "" if dry else f" into {output.human_size(done.bytes_added)} of new chunks"
             output.info(f"datavc: {verb} {done.objects} versions the workspace does not use "
                         f"({output.human_size(done.bytes_before)}){added}")
-        for oid, why in done.failed or []:
+        for oid, why in done.failed:
             output.warn(f"{oid[:12]}: {why}")
     chunks, freed, damaged = cachechunks.collect_chunks(cache, dry)
     for oid, why in damaged:

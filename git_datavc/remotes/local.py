@@ -19,7 +19,7 @@ from typing import Collection, Iterable, Iterator
 
 from ..errors import ObjectMissing, RemoteError
 from . import OBJECTS, KeyInfo, missing_by_prefix, object_key, valid_oid
-from ..fsutil import copy_fd, create_temp, sync_filesystem, unlink_quietly, write_all
+from ..fsutil import copy_fd, create_temp, fsync_dir, sync_filesystem, unlink_quietly, write_all
 
 BATCH_BELOW = 8 << 20
 BATCH_FILES = 5000
@@ -195,7 +195,7 @@ class LocalRemote:
             finally:
                 os.close(fd)
             self._rename(tmp, final)
-            _fsync_dir(os.path.dirname(final))
+            fsync_dir(os.path.dirname(final))
         except BaseException as e:
             unlink_quietly(tmp)
             raise self._error("cannot write to", e) if isinstance(e, OSError) else e
@@ -254,12 +254,3 @@ class LocalRemote:
         reason = os.strerror(e.errno) if e.errno else str(e)
         hint = "free some space on it" if e.errno == errno.ENOSPC else ""
         return RemoteError(f"{doing} remote {self.name!r} ({self.root}): {reason}", hint)
-
-
-def _fsync_dir(path: str) -> None:
-    """Make a rename in `path` durable (the file itself was fsynced before)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
