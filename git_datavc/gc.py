@@ -38,7 +38,10 @@ class Keep:
         return self.workspace or self.all_branches or self.all_tags
 
 
-def kept_objects(repo: git.Repo, cache: Cache, keep: Keep) -> needs.Needed:
+def kept_objects(repo: git.Repo, cache: Cache, keep: Keep,
+                 worktrees: needs.Needed | None = None) -> needs.Needed:
+    """What gc keeps: what `keep` names, and what the worktrees use (`worktrees`, when the
+    caller has it already)."""
     kept = needs.Needed()
     if keep.narrowed:
         revs = _stash_states(repo)
@@ -53,11 +56,7 @@ def kept_objects(repo: git.Repo, cache: Cache, keep: Keep) -> needs.Needed:
         drop = [] if keep.experiments else [f"--exclude={p}*" for p in EXPERIMENT_REFS]
         _merge(kept, needs.for_rev_list(repo, drop + ["--all", "--reflog",
                                                       "--indexed-objects"]))
-    for root in needs.worktree_roots(repo):  # each worktree: files, index and HEAD
-        other = git.find_repo(root)
-        _merge(kept, needs.for_workspace(other))
-        if _has_head(other):
-            _merge(kept, needs.for_revs(other, ["HEAD"]))
+    _merge(kept, worktrees if worktrees is not None else in_use(repo, cache))
     needs.expand(cache, kept)
     return kept
 
@@ -88,8 +87,9 @@ def _has_head(repo: git.Repo) -> bool:
     return bool(repo.git("rev-parse", "-q", "--verify", "HEAD", check=False).strip())
 
 
-def in_use(repo: git.Repo, cache: Cache) -> set[str]:
-    """What the worktrees use now (files, index, HEAD): these stay whole files."""
+def in_use(repo: git.Repo, cache: Cache) -> needs.Needed:
+    """What every worktree uses now (files, index and HEAD): gc keeps it, and with
+    cache.chunked it stays whole files."""
     used = needs.Needed()
     for root in needs.worktree_roots(repo):
         other = git.find_repo(root)
@@ -97,7 +97,7 @@ def in_use(repo: git.Repo, cache: Cache) -> set[str]:
         if _has_head(other):
             _merge(used, needs.for_revs(other, ["HEAD"]))
     needs.expand(cache, used)
-    return set(used.oids)
+    return used
 
 
 def collect(cache: Cache, kept: needs.Needed, dry: bool) -> tuple[list[str], int]:
@@ -128,18 +128,18 @@ def collect(cache: Cache, kept: needs.Needed, dry: bool) -> tuple[list[str], int
     return gone, freed
 
 
-def chunk_unused(repo: git.Repo, cache: Cache, kept: needs.Needed,
+def chunk_unused(cache: Cache, kept: needs.Needed, used: needs.Needed,
                  dry: bool) -> "cachechunks.Converted":
-    """`cache.chunked`: turn the kept large objects the worktrees do not use into chunk
-    lists; an object in use that has a chunk list beside its whole file loses the list."""
+    """`cache.chunked`: turn the kept large objects the worktrees do not use (`used`, from
+    `in_use`) into chunk lists; an object in use with a chunk list beside its whole file
+    loses the list."""
     from . import cachechunks
 
-    used = in_use(repo, cache)
     if not dry:
         for oid in list(cachechunks.iter_chunked(cache)):
-            if oid in used and cache.has_whole(oid):
+            if oid in used.oids and cache.has_whole(oid):
                 os.unlink(cachechunks.list_path(cache, oid))
-    todo = [oid for oid in cache.iter_oids() if oid in kept.oids and oid not in used]
+    todo = [oid for oid in cache.iter_oids() if oid in kept.oids and oid not in used.oids]
     return cachechunks.convert_all(cache, todo, dry)
 
 

@@ -10,7 +10,7 @@ from ..cache import Cache
 from ..errors import DatavcError
 from ..needs import Needed, worktree_roots
 from ..repolock import hold_repo
-from ..gc import Keep, chunk_unused, collect, kept_objects, remote_doomed
+from ..gc import Keep, chunk_unused, collect, in_use, kept_objects, remote_doomed
 
 
 def run(keep: Keep, cloud: bool, force: bool, dry: bool) -> int:
@@ -26,7 +26,8 @@ def run(keep: Keep, cloud: bool, force: bool, dry: bool) -> int:
 def _run(repo: git.Repo, keep: Keep, cloud: bool, force: bool, dry: bool) -> int:
     settings = config.load(repo.root)
     cache = Cache(config.cache_root(repo, settings))
-    kept = kept_objects(repo, cache, keep)
+    used = in_use(repo, cache)   # every worktree's files, index and HEAD: asked once
+    kept = kept_objects(repo, cache, keep, used)
     if cloud and not dry and not force and not sys.stdin.isatty():
         raise DatavcError("gc --cloud deletes objects from the shared remote: pass -f to "
                           "confirm without a terminal (nothing was deleted)")
@@ -37,19 +38,19 @@ def _run(repo: git.Repo, keep: Keep, cloud: bool, force: bool, dry: bool) -> int
             print(oid)
     output.info(f"datavc: {verb} {len(gone)} cache objects ({output.human_size(freed)}); "
                 f"kept {len(kept.oids)}")
-    _chunk(repo, cache, settings, kept, dry)
+    _chunk(cache, settings, kept, used, dry)
     if cloud:
         _gc_remote(cache, settings, kept, force, dry)
     return 0
 
 
-def _chunk(repo: git.Repo, cache: Cache, settings: config.Settings, kept: Needed,
+def _chunk(cache: Cache, settings: config.Settings, kept: Needed, used: Needed,
            dry: bool) -> None:
     """cache.chunked: old large versions to chunk lists; then chunks no list needs go."""
     from .. import cachechunks
 
     if settings.chunked:
-        done = chunk_unused(repo, cache, kept, dry)
+        done = chunk_unused(cache, kept, used, dry)
         if done.objects:
             verb = "would chunk" if dry else "chunked"
             added = "" if dry else f" into {output.human_size(done.bytes_added)} of new chunks"
