@@ -64,15 +64,10 @@ class PktReader:
             if self.buffered():
                 raise ProtocolError("git's filter stream ended in the middle of a packet header")
             raise EOFError
-        header = bytes(self.buf[self.pos:self.pos + 4])
-        if not _HEX.issuperset(header):
-            raise ProtocolError(f"bad pkt-line header {header!r}")
-        length = int(header, 16)
-        if length == 0:
+        length = self._next_length()
+        if self.buf[self.pos:self.pos + 4] == b"0000":
             self.pos += 4
             return FLUSH
-        if length < 4 or length > MAX_DATA + 4:
-            raise ProtocolError(f"bad pkt-line length {length}")
         if not self._fill(length):
             raise ProtocolError("git's filter stream ended in the middle of a packet")
         with memoryview(self.buf) as view:  # one copy, and the view is gone before a resize
@@ -110,7 +105,8 @@ class PktReader:
                 raise ProtocolError("git's filter stream ended in the middle of content")
 
     def _next_length(self) -> int:
-        """Bytes the next packet needs (4 while its header is not all here)."""
+        """Bytes the next packet needs, header included (4 for a flush, and while the
+        header is not all here); ProtocolError for a header that is not one."""
         if len(self.buf) - self.pos < 4:
             return 4
         header = bytes(self.buf[self.pos:self.pos + 4])
