@@ -274,7 +274,8 @@ def report(big: list[dict[str, object]], small: list[dict[str, object]], mib: in
         lines.append("")
     if small:
         lines += [f"## {small[0]['files']:,} small files (1-4 KiB, "
-                  f"{human(small[0]['bytes'])}) to moto's S3 server", "",
+                  f"{human(small[0]['bytes'])}) to moto's S3 server",  # type: ignore[arg-type]
+                  "",
                   "HTTP requests counted with a botocore `before-send` hook; in-process "
                   "`transfer.push`/`transfer.fetch`, fetch into an empty cache.", "",
                   "| layout | push s | push requests | fetch s | fetch requests | "

@@ -61,6 +61,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from benchlib import Runner, StepFailed, first_line, isolated_env, progress, table  # noqa: E402
+from pack_bench import make_versions  # noqa: E402  (the same three versions, same seed)
 
 MIB = 1 << 20
 INSERT = 1_000_000
@@ -91,23 +92,6 @@ def own_count(output: str, verb: str) -> int | None:
 
 
 # --- data --------------------------------------------------------------------------------
-
-def make_big(out: Path, mib: int) -> list[Path]:
-    """The same three versions as bench/pack_bench.py (same seed)."""
-    rng = random.Random(13)
-    v1, v2, v3 = out / "big.v1", out / "big.v2", out / "big.v3"
-    with open(v1, "wb") as f:
-        for _ in range(mib):
-            f.write(rng.randbytes(MIB))
-    shutil.copyfile(v1, v2)
-    with open(v2, "r+b") as f:
-        f.seek((mib // 2) * MIB)
-        f.write(rng.randbytes(MIB))
-    with open(v3, "wb") as f, open(v2, "rb") as src:
-        f.write(rng.randbytes(INSERT))
-        shutil.copyfileobj(src, f, 8 * MIB)
-    return [v1, v2, v3]
-
 
 def csv_row(rng: random.Random, i: int, tag: str) -> str:
     return (f"{i},{rng.randint(0, 10**6)},{rng.random():.6f},{rng.gauss(0, 1):.5f},"
@@ -370,7 +354,7 @@ def pull_two(tool: Tool, work: Path, repo: Path, series: Series) -> None:
 
 
 def part_big(tools: list[Tool], work: Path, data: Path, mib: int) -> tuple[float, list[Series]]:
-    versions = make_big(data, mib)
+    versions = make_versions(data, mib)
     progress(f"big: {mib} MiB x 3 written")
     os.sync()
     start = time.perf_counter()
