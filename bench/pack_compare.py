@@ -61,21 +61,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from benchlib import Runner, StepFailed, first_line, isolated_env, progress, table  # noqa: E402
-from pack_bench import make_versions  # noqa: E402  (the same three versions, same seed)
+from pack_bench import human, make_versions  # noqa: E402  (the same three versions, same seed)
 
 MIB = 1 << 20
 INSERT = 1_000_000
 TOOLS = ("datavc", "dvc", "lfs")
 LABELS = {"datavc": "git-datavc (layout 2)", "dvc": "DVC", "lfs": "Git LFS"}
 UNITS = {"B": 1, "KiB": 1 << 10, "MiB": MIB, "GiB": 1 << 30, "TiB": 1 << 40}
-
-
-def human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
-        n /= 1024
-    return f"{n} B"
 
 
 def du(path: Path) -> int:
