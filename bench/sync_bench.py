@@ -368,6 +368,7 @@ class Remote:
 @dataclass
 class Tool(benchlib.Tool):
     dvc_jobs: int = 0       # DVC's `remote.store.jobs`; 0: its default
+    layout: int = 1         # git-datavc's `remote.store.layout` (2: chunks in packs)
 
     @property
     def label(self) -> str:
@@ -383,6 +384,8 @@ class Tool(benchlib.Tool):
             run("git", "datavc", "remote", "add", "-d", "store", remote.url)
             if remote.endpoint:
                 run("git", "datavc", "remote", "modify", "store", "endpointurl", remote.endpoint)
+            if self.layout != 1:
+                run("git", "datavc", "remote", "modify", "store", "layout", str(self.layout))
             run("git", "add", "-A")
         elif self.key == "dvc":
             run(self.dvc, "init", "-q")
@@ -770,7 +773,9 @@ def render(results: Results, args: argparse.Namespace, tools: list[str], info: l
               "(dummy) and `AWS_DEFAULT_REGION`; the endpoint URL in each tool's committed "
               "remote config. Cache type: each tool's default (`reflink,copy` for both "
               "git-datavc and DVC: copies on this file system). Transfers: each tool's default "
-              "parallelism." + (f" DVC's remote `jobs`: {args.dvc_jobs}." if args.dvc_jobs else "")]
+              "parallelism." + (f" DVC's remote `jobs`: {args.dvc_jobs}." if args.dvc_jobs else "")
+              + (f" git-datavc's remote: layout {args.datavc_layout} (`git datavc remote modify "
+                 f"store layout {args.datavc_layout}`)." if args.datavc_layout != 1 else "")]
     if skipped:
         lines += ["", "### Not run", ""] + [f"- {s}" for s in skipped]
     if results.failures:
@@ -816,6 +821,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "many ms each way (a store across a network)")
     p.add_argument("--dvc-jobs", type=int, default=0,
                    help="DVC's remote `jobs` setting (default: DVC's own default)")
+    p.add_argument("--datavc-layout", type=int, choices=[1, 2], default=1,
+                   help="git-datavc's remote layout (2: chunks in packs; default 1)")
     p.add_argument("--dvc", default=str(DEFAULT_DVC), help="the dvc executable")
     p.add_argument("--workdir", type=Path, default=HERE / "scratch" / "sync",
                    help="scratch directory (default bench/scratch/sync)")
@@ -917,7 +924,8 @@ def main(argv: list[str] | None = None) -> int:
                             continue
                         copy_baseline(ctx, target, which)
                         try:
-                            bench_combo(ctx, Tool(key, args.dvc, args.dvc_jobs), target, which, run)
+                            tool = Tool(key, args.dvc, args.dvc_jobs, args.datavc_layout)
+                            bench_combo(ctx, tool, target, which, run)
                         except (StepFailed, OSError) as e:  # the benchmark's own bookkeeping
                             msg = sanitize(f"{type(e).__name__}: {e}")
                             results.failures.append(f"{target} {which} {LABELS[key]} run {run}: "
