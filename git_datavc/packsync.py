@@ -384,7 +384,7 @@ def fetch(cache: Cache, remote: PackedRemote, oids: list[str], jobs: int = 0) ->
         result.absorb(more)
     if packed:
         os.makedirs(cache.tmp, exist_ok=True)
-        sources = _local_chunks(cache, index, set(todo))
+        sources = _local_chunks(cache, index, packed)
         small = [o for o in packed if not index.objects[o]]
         large = [o for o in packed if index.objects[o]]
         with transfer._progress(f"fetch from {remote.name}",
@@ -419,15 +419,28 @@ def _small_batches(index: Index, oids: list[str]) -> Iterator[list[str]]:
         yield batch
 
 
-def _local_chunks(cache: Cache, index: Index, exclude: set[str]) -> dict[str, tuple[str, int]]:
-    """Chunks the cache already holds: blob -> (object in the cache, offset in it)."""
+def _local_chunks(cache: Cache, index: Index, todo: list[str]) -> dict[str, tuple[str, int]]:
+    """Chunks the cache already holds: blob -> (file holding it, offset in that file). The
+    file is a whole cache object that contains the chunk, or (`cache.chunked`) the chunk's
+    own file in the local chunk store, which is cut and named the same way as the remote's."""
+    exclude = set(todo)
     chunked = [oid for oid, chunks in index.objects.items() if chunks and oid not in exclude]
     found: dict[str, tuple[str, int]] = {}
     for oid in sorted(cache.present(chunked)):
+        path = cache.path_str(oid)
+        if not os.path.isfile(path):
+            continue    # a chunk list: its chunks are found in the chunk store below
         offset = 0
         for blob in index.objects[oid]:
-            found.setdefault(blob, (oid, offset))
+            found.setdefault(blob, (path, offset))
             offset += index.blobs[blob].size
+    if os.path.isdir(os.path.join(cache.root, "chunks")):
+        from .cachechunks import chunk_path
+
+        for oid in todo:
+            for blob in index.objects.get(oid) or ():
+                if blob not in found and os.path.isfile(where := chunk_path(cache, blob)):
+                    found[blob] = (where, 0)
     return found
 
 
@@ -449,7 +462,7 @@ def _fetch_batch(cache: Cache, remote: PackedRemote, index: Index, oids: list[st
         if sources:
             for target in targets:
                 if target.fd >= 0:
-                    bar.update(_copy_local(cache, index, target, sources))  # type: ignore
+                    bar.update(_copy_local(index, target, sources))  # type: ignore
         remote_blobs = [(blob, index.blobs[blob]) for blob, places in rebuild.wants.items()
                         if any(offset in target.missing for target, offset in places)]
         rebuild.read_spans(coalesce(remote_blobs), jobs, bar)
@@ -464,11 +477,11 @@ def _fetch_batch(cache: Cache, remote: PackedRemote, index: Index, oids: list[st
         _fetch_batch(cache, remote, index, retry, {}, jobs, result, bar)
 
 
-def _copy_local(cache: Cache, index: Index, target: _Target,
+def _copy_local(index: Index, target: _Target,
                 sources: dict[str, tuple[str, int]]) -> int:
-    """Fill `target` with the chunks that objects in the cache already hold: runs of
-    chunks that follow each other in both objects are copied in one call (copy_file_range:
-    no bytes through Python). Cache objects were checked when they entered the cache, and
+    """Fill `target` with the chunks the cache already holds (`_local_chunks`): runs of
+    chunks that follow each other in both files are copied in one call (copy_file_range:
+    no bytes through Python). Cache files were checked when they entered the cache, and
     the rebuilt object's own hash is checked before it is stored, so a damaged cache file
     cannot slip through (`_publish` then fetches the object again from the remote alone).
     Returns the bytes copied."""
@@ -489,7 +502,7 @@ def _copy_local(cache: Cache, index: Index, target: _Target,
         offset += size
     for run in runs:
         try:
-            fd = os.open(cache.path_str(run.src), os.O_RDONLY)
+            fd = os.open(run.src, os.O_RDONLY)
         except OSError:
             continue
         try:
@@ -506,8 +519,8 @@ def _copy_local(cache: Cache, index: Index, target: _Target,
 
 @dataclass
 class _Run:
-    """Chunks that follow each other in a cache object and in the object being rebuilt."""
-    src: str
+    """Chunks that follow each other in a cache file and in the object being rebuilt."""
+    src: str            # the cache file's path
     src_offset: int
     offset: int
     length: int

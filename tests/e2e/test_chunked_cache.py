@@ -5,6 +5,7 @@ checkout of each rebuilds it whole (links keep working), verify checks the chunk
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import blake3
@@ -167,6 +168,46 @@ def test_push_of_chunked_versions_and_fetch_into_a_fresh_clone(tmp_path: Path,
         git(clone, "checkout", "-q", rev)
         assert (clone / "big.bin").read_bytes() == want
     datavc(clone, "verify")
+
+
+@pytest.mark.parametrize("damaged", [False, True])
+def test_pull_of_a_new_version_reads_only_the_chunks_the_chunk_store_lacks(
+        tmp_path: Path, damaged: bool) -> None:
+    """A clone whose v1 is a chunk list (cache.chunked, after gc) pulls v2 from a layout-2
+    remote: the chunks v2 shares with v1 come from the local chunk store, not the remote.
+    A damaged local chunk costs a second read from the remote, never a wrong object."""
+    repo, commits = make_repo(tmp_path, "metafile", "copy")
+    data = versions()
+    store = tmp_path / "store"
+    datavc(repo, "remote", "add", "--local", "-d", "store", str(store), "--layout", "2")
+    datavc(repo, "push", "--all-commits")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    datavc(clone, "init")
+    (clone / ".datavc" / "config.local").write_text("[cache]\n\tchunked = true\n")
+    datavc(clone, "remote", "add", "--local", "-d", "store", str(store))
+    git(clone, "checkout", "-q", commits[0])
+    datavc(clone, "pull")
+    # to v2 without the post-checkout hook, which would fetch v2 while v1 is still whole
+    git(clone, "-c", "core.hooksPath=no-hooks", "checkout", "-q", commits[1])
+    (clone / "big.bin").unlink()
+    datavc(clone, "gc")
+    assert not cache_object(clone, b3(data[0])).exists()      # v1 only as chunks now
+    if damaged:
+        chunk = sorted((cache_root(clone) / "chunks").rglob("*/*/*"))[0]
+        chunk.chmod(0o644)
+        chunk.write_bytes(b"x" * chunk.stat().st_size)
+    pulled = datavc(clone, "pull")
+    out = pulled.stdout + pulled.stderr
+    line = next((x for x in out.splitlines() if "received" in x), out)
+    found = re.search(r"fetch: ([0-9.]+) (B|KiB|MiB) of 8.0 MiB received", line)
+    assert found, out
+    got, unit = found.groups()
+    received = float(got) * {"B": 1, "KiB": 1 << 10, "MiB": MIB}[unit]
+    assert (received > SIZE) if damaged else (received < MIB), line
+    assert (clone / "big.bin").read_bytes() == data[1]
+    checked = datavc(clone, "verify", check=False)     # v1's damaged chunk is still named
+    assert checked.returncode == (1 if damaged else 0), checked.stdout + checked.stderr
 
 
 def test_gc_dry_then_narrowed_gc_drops_lists_and_their_chunks(tmp_path: Path) -> None:
