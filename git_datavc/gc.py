@@ -116,10 +116,11 @@ def collect(cache: Cache, kept: needs.Needed, dry: bool) -> tuple[list[str], int
             path.unlink()
         gone.append(oid)
         freed += size
+    whole_gone = set(gone)
     for oid in list(cachechunks.iter_chunked(cache)):
         if oid in kept.oids:
             continue
-        if oid not in gone:
+        if oid not in whole_gone:
             gone.append(oid)
         if not dry:
             os.unlink(cachechunks.list_path(cache, oid))
