@@ -1,5 +1,5 @@
 """kill -9 during `git datavc push` and `git datavc pull`, to a local directory, moto's S3
-server and sshd. After each kill the rerun completes, and a fresh clone pulling from the
+server and sshd, each in layout 1 (whole objects) and layout 2 (chunks in packs). After each kill the rerun completes, and a fresh clone pulling from the
 remote gets every byte (so nothing partial is visible there under an object's name)."""
 
 from __future__ import annotations
@@ -23,12 +23,21 @@ pytestmark = pytest.mark.usefixtures("aws_env")
 MiB = 1 << 20
 
 
+KINDS = ["local", "s3", "ssh", "local-v2", "s3-v2", "ssh-v2"]
+
+
 def make_store(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> Store:
-    if kind == "s3":
-        return s3_store(request.getfixturevalue("moto_server"))
-    if kind == "ssh":
-        return ssh_store(request.getfixturevalue("sshd_server"), tmp_path)
-    return local_store(tmp_path)
+    """A new store of `kind`; "-v2": the first push makes it layout 2 (chunks in packs)."""
+    base = kind.removesuffix("-v2")
+    if base == "s3":
+        store = s3_store(request.getfixturevalue("moto_server"))
+    elif base == "ssh":
+        store = ssh_store(request.getfixturevalue("sshd_server"), tmp_path)
+    else:
+        store = local_store(tmp_path)
+    if kind.endswith("-v2"):
+        store.settings[f"remote.{NAME}.layout"] = "2"
+    return store
 
 
 def use(repo: Path, store: Store) -> None:
@@ -68,7 +77,7 @@ def assert_has_everything(repo: Path, files: dict[str, bytes]) -> None:
     assert status(repo) == []
 
 
-@pytest.mark.parametrize("kind", ["local", "s3", "ssh"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_kill_push(request: pytest.FixtureRequest, mrepo: Path, tmp_path: Path, kind: str,
                    count: Callable[[int], int]) -> None:
     files = populate(mrepo)
@@ -84,12 +93,14 @@ def test_kill_push(request: pytest.FixtureRequest, mrepo: Path, tmp_path: Path, 
         assert_verify_clean(mrepo)
         datavc(mrepo, "push")                               # the rerun completes
         assert status(mrepo) == []
+        # layout 2 keeps nothing whole under files/ (it is all in packs); layout 1 does
+        assert bool(store.oids()) != kind.endswith("-v2")
         clone = pulled_clone(mrepo, store, f"clone{trial.n}")
         datavc(clone, "pull")
         assert_has_everything(clone, files)
 
 
-@pytest.mark.parametrize("kind", ["local", "s3", "ssh"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_kill_pull(request: pytest.FixtureRequest, mrepo: Path, tmp_path: Path, kind: str,
                    count: Callable[[int], int]) -> None:
     files = populate(mrepo)
