@@ -16,6 +16,7 @@ from .errors import DatavcError
 from .workspace import Workspace, load_metafile, lock_outs, metafiles_in
 
 if TYPE_CHECKING:
+    from .fsmonitor import Watchman
     from .treedigest import Walk
 
 FILTERED = ":(attr:filter=datavc)"
@@ -81,14 +82,27 @@ def metafile_status(ws: Workspace) -> Changes:
     changes = Changes()
     outs = [(ws.out_abspath(mfile, out), out) for mfile in metafiles_in(ws.repo)
             for out in load_metafile(ws, mfile)] + lock_outs(ws)
+    watch: Watchman | None = None
+    asked = False       # whether core.fsmonitor was looked at (only for a directory out)
     for path, out in outs:
-        walk = key = None
+        walk = key = seen = None
         if out.is_dir and path.is_dir() and not path.is_symlink():
-            from .treedigest import Walk, cache_dirs
+            from .treedigest import Walk, cache_dirs, cache_stamp
 
             key = f"{ws.relpath(path)}\0{out.oid}"
+            if not asked:
+                from . import fsmonitor
+
+                watch = fsmonitor.connect(str(ws.repo.root), ws.settings.fsmonitor)
+                asked = True
+            if watch is not None:
+                seen = _Seen(watch, key, cache_stamp(cache_dirs(ws.cache._objects)))
+            if seen and seen.unchanged(ws, ws.relpath(path)):
+                continue    # Watchman saw no change below it since status found it equal
             walk = Walk(str(path), cache_dirs(ws.cache._objects))
             if ws.state.tree_digest(key) == walk.digest:
+                if seen:
+                    seen.keep(ws)
                 continue  # not a stat changed since status found it equal to its manifest
         found = sum(len(v) for v in changes.__dict__.values())
         expected = _expand(ws, ws.relpath(path), out, changes.not_in_cache)
@@ -97,14 +111,52 @@ def metafile_status(ws: Workspace) -> Changes:
         changes.not_in_cache += [p for p, oid in expected.items()
                                  if p not in changes.not_in_cache and oid not in present]
         if key is not None and walk is not None:
-            _keep_digest(ws, key, walk, path,
-                         unchanged=found == sum(len(v) for v in changes.__dict__.values()))
+            kept = _keep_digest(ws, key, walk, path,
+                                unchanged=found == sum(len(v) for v in changes.__dict__.values()))
+            if seen and kept:
+                seen.keep(ws)
+            elif seen:
+                seen.forget(ws)
     return changes
 
 
-def _keep_digest(ws: Workspace, key: str, before: "Walk", path: Path, unchanged: bool) -> None:
+@dataclass
+class _Seen:
+    """`core.fsmonitor`: the Watchman clock kept beside a directory out's tree digest. The
+    clock (and the cache folders' stamp) are taken before the out is looked at, so that a
+    change made while status runs is reported next time."""
+    watch: "Watchman"
+    key: str
+    stamp: str
+    clock: str | None = None
+
+    def __post_init__(self) -> None:
+        self.clock = self.watch.clock()
+
+    def unchanged(self, ws: Workspace, rel: str) -> bool:
+        """Whether the digest's earlier answer stands: Watchman saw no change below `rel`
+        since the clock kept with it, and no cache folder changed."""
+        kept = ws.state.tree_digest(f"fsmonitor\0{self.key}")
+        since, _, stamp = (kept or "").partition("\0")
+        if not (self.clock and since and stamp == self.stamp and ws.state.tree_digest(self.key)):
+            return False
+        if self.watch.changed(since, rel) is not False:
+            return False
+        self.keep(ws)
+        return True
+
+    def keep(self, ws: Workspace) -> None:
+        if self.clock:
+            ws.state.put_tree_digest(f"fsmonitor\0{self.key}", f"{self.clock}\0{self.stamp}")
+
+    def forget(self, ws: Workspace) -> None:
+        ws.state.put_tree_digest(f"fsmonitor\0{self.key}", None)
+
+
+def _keep_digest(ws: Workspace, key: str, before: "Walk", path: Path, unchanged: bool) -> bool:
     """Keep the walk's digest for the next status when the out was found unchanged, and
-    the tree did not move while it was checked, and no time in it is racily new."""
+    the tree did not move while it was checked, and no time in it is racily new; returns
+    whether it was kept."""
     import time
 
     from .treedigest import Walk, cache_dirs
@@ -115,6 +167,7 @@ def _keep_digest(ws: Workspace, key: str, before: "Walk", path: Path, unchanged:
         if after.digest == before.digest:
             digest = after.digest
     ws.state.put_tree_digest(key, digest)
+    return digest is not None
 
 
 # --- between commits ------------------------------------------------------------------

@@ -19,10 +19,11 @@ DEFAULTS = {
     "cache.protected": "false",
     "cache.chunked": "false",
     "core.locktimeout": "5",
+    "core.fsmonitor": "false",
 }
 # Environment overrides for the simple keys: DATAVC_CORE_THRESHOLD=1M sets core.threshold.
 ENV_KEYS = ("core.remote", "core.autotrack", "core.threshold", "core.locktimeout",
-            "cache.dir", "cache.type", "cache.protected", "cache.chunked")
+            "core.fsmonitor", "cache.dir", "cache.type", "cache.protected", "cache.chunked")
 # Credentials are read from config.local (or the environment), never from the committed file.
 SECRET_KEYS = ("accesskeyid", "secretaccesskey")
 _SUFFIXES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -64,6 +65,19 @@ class Settings:
     def chunked(self) -> bool:
         """gc keeps large versions the workspace does not use as chunk lists (cachechunks)."""
         return parse_bool(self.get("cache.chunked") or "false", "cache.chunked")
+
+    @property
+    def fsmonitor(self) -> str | None:
+        """"watchman" when status may ask Watchman what changed (fsmonitor), else None."""
+        value = (self.get("core.fsmonitor") or "false").strip().lower()
+        if value == "watchman":
+            return value
+        try:
+            on = parse_bool(value, "core.fsmonitor")
+        except DatavcError:
+            raise DatavcError(f"core.fsmonitor must be watchman, true or false, not "
+                              f"{self.get('core.fsmonitor')!r}") from None
+        return "watchman" if on else None
 
     @property
     def lock_timeout(self) -> float:

@@ -56,18 +56,27 @@ class Walk:
             if sts:
                 newest = max(newest, max(mtimes), max(ctimes))
                 whole_seconds = whole_seconds and not any(t % 1_000_000_000 for t in mtimes)
-        for folder in cache_dirs:
-            try:
-                st = os.stat(folder)
-                h.update(array("q", (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)).tobytes())
-            except FileNotFoundError:
-                h.update(b"-")
+        h.update(cache_stamp(cache_dirs).encode())
         self.digest = h.hexdigest()
         self.newest_ns = newest
         self.grain = 2_000_000_000 if whole_seconds else RACY_NS
 
     def settled(self, now_ns: int) -> bool:
         return self.newest_ns < now_ns - self.grain
+
+
+def cache_stamp(folders: Iterable[str]) -> str:
+    """A digest of the cache's object folders' stat data: it moves when an object goes."""
+    from hashlib import blake2b
+
+    h = blake2b(digest_size=20)
+    for folder in folders:
+        try:
+            st = os.stat(folder)
+            h.update(array("q", (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)).tobytes())
+        except FileNotFoundError:
+            h.update(b"-")
+    return h.hexdigest()
 
 
 def cache_dirs(objects: str) -> list[str]:

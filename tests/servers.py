@@ -13,6 +13,7 @@ or list it in `pytest_plugins`), or make a private one for tests that stop a ser
 from __future__ import annotations
 
 import getpass
+import shutil
 import os
 import signal
 import socket
@@ -186,6 +187,59 @@ class SSHServer:
         return {f"remote.{name}.url": f"ssh://{self.user}@127.0.0.1:{self.port}{path}",
                 f"remote.{name}.keyfile": str(self.client_key),
                 f"remote.{name}.knownhostsfile": str(self.known_hosts)}
+
+
+class WatchmanServer:
+    """A Watchman daemon of the tests' own (its socket, state and log in `workdir`); the
+    client finds it through WATCHMAN_SOCK."""
+
+    def __init__(self, workdir: Path) -> None:
+        exe = shutil.which("watchman")
+        if exe is None:
+            raise RuntimeError("watchman is missing: install it (.ci/run does: apt watchman)")
+        self.exe = exe
+        self.workdir = workdir
+        self.sock = str(workdir / "sock")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.workdir / "watchman.log"
+        self.proc = subprocess.Popen(
+            [self.exe, "--foreground", f"--sockname={self.sock}", "--no-save-state",
+             f"--statefile={self.workdir / 'state'}", f"--logfile={log}",
+             f"--pidfile={self.workdir / 'pid'}"],
+            stdout=subprocess.DEVNULL, stderr=open(log, "ab"))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"watchman exited: {log.read_text()[-2000:]}")
+            ping = subprocess.run([self.exe, f"--sockname={self.sock}", "--no-spawn",
+                                   "version"], capture_output=True)
+            if ping.returncode == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"watchman did not answer: {log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _kill_tree(self.proc)
+            self.proc = None
+
+
+@pytest.fixture(scope="session")
+def watchman_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WatchmanServer]:
+    server = WatchmanServer(tmp_path_factory.mktemp("watchman"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def watchman_server(watchman_daemon: WatchmanServer,
+                    monkeypatch: pytest.MonkeyPatch) -> WatchmanServer:
+    """The tests' Watchman, found by every `watchman` client the test runs."""
+    monkeypatch.setenv("WATCHMAN_SOCK", watchman_daemon.sock)
+    return watchman_daemon
 
 
 @pytest.fixture(autouse=False)

@@ -3,7 +3,7 @@
 - core modules (everything but `main.py` and `commands/`) never import the CLI layer;
 - only `git.py` talks to git: it alone imports pygit2 or starts processes
   (`commands/demo.py` may run processes too: it drives a sample repository; so may
-  `commands/help.py`: it runs `man`);
+  `commands/help.py`: it runs `man`; and `fsmonitor.py`: it runs `watchman -j`);
 - what git's hooks and filters load at start-up imports no heavy module at top level.
 """
 
@@ -20,7 +20,8 @@ import git_datavc
 
 PACKAGE = Path(git_datavc.__file__).parent
 HEAVY = {"yaml", "pygit2", "sqlite3", "boto3", "botocore"}
-PROCESS_ALLOWED = {"git_datavc.git", "git_datavc.commands.demo", "git_datavc.commands.help"}
+PROCESS_ALLOWED = {"git_datavc.git", "git_datavc.commands.demo", "git_datavc.commands.help",
+                   "git_datavc.fsmonitor"}
 PYGIT2_ALLOWED = {"git_datavc.git"}
 FAST_ENTRIES = ["git_datavc.main", "git_datavc.commands.hook",
                 "git_datavc.commands.filter_process"]
