@@ -28,34 +28,39 @@ class Request:
 
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 READ_SIZE = 1 << 20
+MIN_READ = 256 << 10     # a read into less room than this moves the buffer's tail first
 
 
 class PktReader:
-    """Reads pkt-lines from a binary stream through its own buffer: one read call for
-    many packets, and `buffered()` tells whether more input is already here."""
+    """Reads pkt-lines from a binary stream into one fixed buffer: one read call for many
+    packets, `buffered()` tells whether more input is already here, and content is joined
+    straight from the buffer (the bytes cross Python once, from the pipe to the block)."""
 
     def __init__(self, stream: IO[bytes]) -> None:
         self.stream = stream
-        self.buf = bytearray()
+        # a reused buffer, never resized: [pos, end) is read and not yet consumed. A new
+        # 1 MiB bytes per read would cost an mmap, page faults and an munmap each time.
+        self.buf = bytearray(READ_SIZE + MAX_DATA + 4)
+        self._view = memoryview(self.buf)
         self.pos = 0
-        # reads land in one reused buffer: a new 1 MiB bytes per read costs an mmap,
-        # page faults and an munmap per file
-        self._chunk = bytearray(READ_SIZE)
-        self._view = memoryview(self._chunk)
+        self.end = 0
 
     def buffered(self) -> bool:
-        return self.pos < len(self.buf)
+        return self.pos < self.end
 
     def _fill(self, need: int) -> bool:
         """Make `need` bytes available from pos; False when the stream ends first."""
-        while len(self.buf) - self.pos < need:
-            n = self.stream.readinto(self._view)  # type: ignore[attr-defined]
+        if self.end - self.pos >= need:
+            return True
+        if len(self.buf) - self.end < MIN_READ or self.pos + need > len(self.buf):
+            left = self.end - self.pos   # less than a packet: move it to the front
+            self.buf[:left] = self._view[self.pos:self.end].tobytes()
+            self.pos, self.end = 0, left
+        while self.end - self.pos < need:
+            n = self.stream.readinto(self._view[self.end:])  # type: ignore[attr-defined]
             if not n:
                 return False
-            if self.pos:
-                del self.buf[:self.pos]  # cheap: bytearray drops its head in place
-                self.pos = 0
-            self.buf += self._view[:n]
+            self.end += n
         return True
 
     def packet(self) -> bytes | None:
@@ -70,8 +75,7 @@ class PktReader:
             return FLUSH
         if not self._fill(length):
             raise ProtocolError("git's filter stream ended in the middle of a packet")
-        with memoryview(self.buf) as view:  # one copy, and the view is gone before a resize
-            data = bytes(view[self.pos + 4:self.pos + length])
+        data = self._view[self.pos + 4:self.pos + length].tobytes()
         self.pos += length
         return data
 
@@ -98,7 +102,7 @@ class PktReader:
         while True:
             block, done = self._buffered_payload()
             if block:
-                yield bytes(block)
+                yield block
             if done:
                 return
             if not block and not self._fill(self._next_length()):
@@ -107,7 +111,7 @@ class PktReader:
     def _next_length(self) -> int:
         """Bytes the next packet needs, header included (4 for a flush, and while the
         header is not all here); ProtocolError for a header that is not one."""
-        if len(self.buf) - self.pos < 4:
+        if self.end - self.pos < 4:
             return 4
         header = bytes(self.buf[self.pos:self.pos + 4])
         if not _HEX.issuperset(header):
@@ -117,22 +121,25 @@ class PktReader:
             raise ProtocolError(f"bad pkt-line length {length}")
         return max(length, 4)
 
-    def _buffered_payload(self) -> tuple[bytearray, bool]:
+    def _buffered_payload(self) -> tuple[bytes, bool]:
         """(payload of the whole packets in the buffer, whether a flush ended the content)."""
-        block = bytearray()
-        buf, pos, end = self.buf, self.pos, len(self.buf)
-        with memoryview(buf) as view:  # released before the buffer is resized
+        parts: list[memoryview] = []
+        buf, view, pos, end = self.buf, self._view, self.pos, self.end
+        try:
             while end - pos >= 4:
                 length = self._next_length()
                 if length == 4 and buf[pos:pos + 4] == b"0000":
                     self.pos = pos + 4
-                    return block, True
+                    return b"".join(parts), True
                 if end - pos < length:
                     break
-                block += view[pos + 4:pos + length]
+                parts.append(view[pos + 4:pos + length])
                 pos += length
                 self.pos = pos
-        return block, False
+            return b"".join(parts), False
+        finally:
+            for part in parts:
+                part.release()
 
 
 class PktWriter:

@@ -11,7 +11,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import IO, TYPE_CHECKING, Callable, Iterable, Iterator
 
 from . import output, pointer
 from .cache import WRITE_BUFFER, Cache, Writer
@@ -124,11 +124,15 @@ def _clean_known(ctx: FilterContext, pathname: str, content: Iterable[bytes],
     not the file at the path it names (`hash-object --path`, a renormalizing merge)."""
     same = True
     size = 0
+    mine = bytearray(COMPARE_BLOCK)    # the file's bytes, read into one reused buffer
     try:
         with open(os.path.join(ctx.root, pathname), "rb", buffering=0) as f:
             for chunk in content:
-                if same and f.read(len(chunk)) != chunk:
-                    same = False  # keep reading git's bytes: the protocol needs them all
+                if same:
+                    if len(chunk) > len(mine):
+                        mine = bytearray(len(chunk))
+                    # startswith: a memcmp against the buffer's head, no slice copied
+                    same = _read_into(f, mine, len(chunk)) and mine.startswith(chunk)
                 size += len(chunk)
             same = same and not f.read(1)
             after = os.fstat(f.fileno())
@@ -143,6 +147,21 @@ def _clean_known(ctx: FilterContext, pathname: str, content: Iterable[bytes],
     ctx.hints.commit()
     raise DatavcError(f"{pathname}: git sent content that is not the file on disk; "
                       "run the command again")
+
+
+COMPARE_BLOCK = 2 << 20
+
+
+def _read_into(f: IO[bytes], buf: bytearray, n: int) -> bool:
+    """Fill buf[:n] from `f`; False when the file ends first."""
+    with memoryview(buf) as view:
+        done = 0
+        while done < n:
+            got = f.readinto(view[done:n])  # type: ignore[attr-defined]
+            if not got:
+                return False
+            done += got
+    return True
 
 
 def _stat(path: str) -> os.stat_result | None:
