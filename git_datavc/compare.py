@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import git, lockfile, params
+from . import git, lockfile, params, pointer
 from .errors import DatavcError
 from .metafile import Out
 from .pipeline import LOCK, Pipeline
@@ -42,15 +42,17 @@ def check_rev(ws: Workspace, rev: str) -> str:
 
 
 def read_at(ws: Workspace, rev: str | None, path: str) -> bytes | None:
-    """The bytes of repo-relative `path` in the workspace (rev None) or at `rev`."""
+    """The bytes of repo-relative `path` in the workspace (rev None) or at `rev`. A file
+    tracked in filter mode is its object's bytes, from the cache (None when the cache lacks
+    it), not the pointer git holds."""
     if rev is None:
         try:
-            return (ws.repo.root / path).read_bytes()
+            return _unpointed(ws, (ws.repo.root / path).read_bytes())
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
     blob = _blob(ws, rev, path)
     if blob is not None:
-        return blob
+        return _unpointed(ws, blob)
     lock_text = _blob(ws, rev, LOCK)
     if lock_text is None:
         return None
@@ -61,6 +63,17 @@ def read_at(ws: Workspace, rev: str | None, path: str) -> bytes | None:
                 with ws.cache.open(oid) as f:
                     return f.read()
     return None
+
+
+def _unpointed(ws: Workspace, data: bytes) -> bytes | None:
+    """`data`, or when it is a datavc pointer, the bytes of the object it names."""
+    ptr = pointer.parse(data) if len(data) <= pointer.MAX_SIZE else None
+    if ptr is None:
+        return data
+    if not ws.cache.has(ptr.oid):
+        return None
+    with ws.cache.open(ptr.oid) as f:
+        return f.read()
 
 
 def _oid_in(ws: Workspace, out: Out, path: str) -> str | None:

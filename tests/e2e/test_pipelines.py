@@ -579,3 +579,25 @@ def test_rerun_of_a_repro_killed_mid_stage_completes(repo: Path) -> None:
         [f"seed: 2\n{i}" for i in range(3)]
     assert git(repo, "status", "--porcelain").stdout.split() == ["M", "datavc.lock",
                                                                  "M", "params.yaml"]
+
+
+def test_metrics_and_params_diff_read_filter_mode_files_from_the_cache(tmp_path: Path) -> None:
+    """A metrics or params file tracked in filter mode is a pointer in git: a diff against
+    a commit compares the object's bytes, not the pointer's."""
+    repo = tmp_path / "fm"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    datavc(repo, "init")
+    datavc(repo, "track", "metrics.json", "params.yaml")
+    write(repo, "datavc.yaml", "metrics:\n  - metrics.json\nparams:\n  - params.yaml\n")
+    write(repo, "metrics.json", json.dumps({"acc": 0.5}))
+    write(repo, "params.yaml", "lr: 0.1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "v1")
+    assert git(repo, "show", "HEAD:metrics.json").stdout.startswith("version: datavc/1")
+    write(repo, "metrics.json", json.dumps({"acc": 0.75}))
+    write(repo, "params.yaml", "lr: 0.2\n")
+    metrics = json.loads(datavc(repo, "metrics", "diff", "--json").stdout)
+    assert metrics == {"metrics.json": {"acc": {"old": 0.5, "new": 0.75, "diff": 0.25}}}
+    params = json.loads(datavc(repo, "params", "diff", "--json").stdout)
+    assert params["params.yaml"]["lr"]["old"] == 0.1 and params["params.yaml"]["lr"]["new"] == 0.2
