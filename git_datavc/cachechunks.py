@@ -186,8 +186,9 @@ def check(cache: "Cache", oid: str) -> str | None:
 
 
 def rebuild(cache: "Cache", oid: str) -> None:
-    """Put the whole object back in files/blake3 from its chunks (verified), then drop its
-    chunk list. The chunks stay until gc finds no list that needs them."""
+    """Put the whole object back in files/blake3 from its chunks (verified). The chunk list
+    stays beside it: when the workspace moves off this version again, gc drops the whole
+    file after checking the chunks (`convert`), without cutting it again."""
     tmp = _rebuilt_temp(cache, oid)
     try:
         cache._publish(tmp, oid)
@@ -195,7 +196,6 @@ def rebuild(cache: "Cache", oid: str) -> None:
         unlink_quietly(tmp)
         raise
     fsync_dir(os.path.dirname(cache.path_str(oid)))
-    unlink_quietly(list_path(cache, oid))
 
 
 @contextmanager
@@ -258,6 +258,9 @@ def convert(cache: "Cache", oid: str) -> int:
 
     src = cache.path_str(oid)
     size = os.stat(src).st_size
+    if _list_still_holds(cache, oid, size):
+        os.unlink(src)
+        return 0
     hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
     chunks: list[tuple[str, int]] = []
     fresh: dict[str, str] = {}          # chunk id -> temp path (new or replacing a bad one)
@@ -297,6 +300,18 @@ def convert(cache: "Cache", oid: str) -> int:
             unlink_quietly(tmp)
     os.unlink(src)
     return added
+
+
+def _list_still_holds(cache: "Cache", oid: str, size: int) -> bool:
+    """Whether the object has a chunk list already (it was rebuilt for a checkout) whose
+    chunks are all stored with their right bytes. The list was written only after the
+    whole object's hash matched its chunks, so then the chunks are the object."""
+    try:
+        chunks = read_list(cache, oid)
+    except (CorruptObject, ObjectMissing):
+        return False
+    return chunks.size == size and all(_stored_intact(cache, cid, length)
+                                       for cid, length in chunks.chunks)
 
 
 def _stored_intact(cache: "Cache", cid: str, length: int) -> bool:

@@ -132,14 +132,10 @@ def collect(cache: Cache, kept: needs.Needed, dry: bool) -> tuple[list[str], int
 def chunk_unused(cache: Cache, kept: needs.Needed, used: needs.Needed,
                  dry: bool) -> "cachechunks.Converted":
     """`cache.chunked`: turn the kept large objects the worktrees do not use (`used`, from
-    `in_use`) into chunk lists; an object in use with a chunk list beside its whole file
-    loses the list."""
+    `in_use`) into chunk lists. An object in use keeps a chunk list it has beside its whole
+    file (a rebuilt old version), so that moving off it again costs no new cut."""
     from . import cachechunks
 
-    if not dry:
-        for oid in list(cachechunks.iter_chunked(cache)):
-            if oid in used.oids and cache.has_whole(oid):
-                os.unlink(cachechunks.list_path(cache, oid))
     todo = [oid for oid in cache.iter_oids() if oid in kept.oids and oid not in used.oids]
     return cachechunks.convert_all(cache, todo, dry)
 

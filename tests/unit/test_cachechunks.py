@@ -61,10 +61,34 @@ def test_convert_then_read_rebuild_and_sharing(cache: Cache) -> None:
     assert stored_bytes(cache.root, "chunks") < len(v1) + MIB // 2
     with cache.open(o2) as f:
         assert f.read() == v2
-    path = cache.whole(o1)                         # rebuilt: whole, read-only, list gone
+    path = cache.whole(o1)                         # rebuilt: whole, read-only, list kept
     assert Path(path).read_bytes() == v1
     assert not os.access(path, os.W_OK) or os.geteuid() == 0
-    assert not cachechunks.is_chunked(cache, o1) and cache.has_whole(o1)
+    assert cachechunks.is_chunked(cache, o1) and cache.has_whole(o1)
+
+
+def test_a_rebuilt_version_goes_back_to_its_list_without_a_new_cut(cache: Cache) -> None:
+    """Moving off a version that a checkout rebuilt again: its list still holds it, so the
+    whole file goes after the chunks are checked; a damaged chunk means a full convert,
+    which rewrites the chunk from the whole file."""
+    v1 = data_of("back", 6 * MIB)
+    oid, _ = cache.add_file(_write(cache.root.parent / "v1", v1))
+    cachechunks.convert(cache, oid)
+    list_before = Path(cachechunks.list_path(cache, oid)).stat()
+    cache.whole(oid)
+    assert cachechunks.convert(cache, oid) == 0
+    assert not cache.has_whole(oid)
+    assert Path(cachechunks.list_path(cache, oid)).stat().st_ino == list_before.st_ino
+    cache.whole(oid)
+    cid, length = cachechunks.read_list(cache, oid).chunks[1]
+    bad = Path(cachechunks.chunk_path(cache, cid))
+    bad.chmod(0o644)
+    bad.write_bytes(b"\0" * length)
+    assert cachechunks.convert(cache, oid) == length     # a full convert rewrote that chunk
+    assert not cache.has_whole(oid)
+    assert cachechunks.read_chunk(cache, cid, length, oid)   # intact again
+    with cache.open(oid) as f:
+        assert f.read() == v1
 
 
 def test_readable_gives_a_temp_rebuild_and_leaves_the_cache_chunked(cache: Cache) -> None:
