@@ -65,7 +65,7 @@ def test_add_while_gc_runs(mrepo: Path, count: Callable[[int], int]) -> None:
     assert not lost, f"gc deleted the objects of {lost}, which `add` had just stored"
 
 
-@pytest.mark.parametrize("kind", ["local", "s3"])
+@pytest.mark.parametrize("kind", ["local", "s3", "local-v2", "s3-v2"])
 def test_two_clones_push_to_one_remote_at_once(request: pytest.FixtureRequest, mrepo: Path,
                                                tmp_path: Path, kind: str,
                                                count: Callable[[int], int]) -> None:
