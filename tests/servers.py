@@ -226,12 +226,18 @@ class WatchmanServer:
             self.proc = None
 
 
+def _serving(server: Any) -> Iterator[Any]:
+    """A session fixture's body: the server started, then stopped whatever happened."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def watchman_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WatchmanServer]:
-    server = WatchmanServer(tmp_path_factory.mktemp("watchman"))
-    server.start()
-    yield server
-    server.stop()
+    yield from _serving(WatchmanServer(tmp_path_factory.mktemp("watchman")))
 
 
 @pytest.fixture
@@ -255,15 +261,9 @@ def aws_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    server = MotoServer(tmp_path_factory.mktemp("moto"))
-    server.start()
-    yield server
-    server.stop()
+    yield from _serving(MotoServer(tmp_path_factory.mktemp("moto")))
 
 
 @pytest.fixture(scope="session")
 def sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SSHServer]:
-    server = SSHServer(tmp_path_factory.mktemp("sshd"))
-    server.start()
-    yield server
-    server.stop()
+    yield from _serving(SSHServer(tmp_path_factory.mktemp("sshd")))
