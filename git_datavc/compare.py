@@ -59,20 +59,22 @@ def read_at(ws: Workspace, rev: str | None, path: str) -> bytes | None:
     for stage in lockfile.parse(lock_text, f"{rev}:{LOCK}").values():
         for out in stage.outs:
             oid = _oid_in(ws, out, path)
-            if oid is not None and ws.cache.has(oid):
-                with ws.cache.open(oid) as f:
-                    return f.read()
+            if oid is not None:
+                return _cached(ws, oid)
     return None
 
 
 def _unpointed(ws: Workspace, data: bytes) -> bytes | None:
     """`data`, or when it is a datavc pointer, the bytes of the object it names."""
-    ptr = pointer.parse(data) if len(data) <= pointer.MAX_SIZE else None
-    if ptr is None:
-        return data
-    if not ws.cache.has(ptr.oid):
+    ptr = pointer.parse(data)
+    return data if ptr is None else _cached(ws, ptr.oid)
+
+
+def _cached(ws: Workspace, oid: str) -> bytes | None:
+    """The bytes of a cache object, None when the cache lacks it."""
+    if not ws.cache.has(oid):
         return None
-    with ws.cache.open(ptr.oid) as f:
+    with ws.cache.open(oid) as f:
         return f.read()
 
 
