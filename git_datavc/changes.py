@@ -83,6 +83,7 @@ def metafile_status(ws: Workspace) -> Changes:
     outs = [(ws.out_abspath(mfile, out), out) for mfile in metafiles_in(ws.repo)
             for out in load_metafile(ws, mfile)] + lock_outs(ws)
     watch: Watchman | None = None
+    stamp = ""
     asked = False       # whether core.fsmonitor was looked at (only for a directory out)
     for path, out in outs:
         walk = key = seen = None
@@ -94,15 +95,16 @@ def metafile_status(ws: Workspace) -> Changes:
                 from . import fsmonitor
 
                 watch = fsmonitor.connect(str(ws.repo.root), ws.settings.fsmonitor)
+                stamp = cache_stamp(cache_dirs(ws.cache._objects)) if watch else ""
                 asked = True
             if watch is not None:
-                seen = _Seen(watch, key, cache_stamp(cache_dirs(ws.cache._objects)))
-            if seen and seen.unchanged(ws, ws.relpath(path)):
-                continue    # Watchman saw no change below it since status found it equal
+                seen = _Seen(ws, watch, key, stamp)
+                if seen.unchanged(ws.relpath(path)):
+                    continue    # Watchman saw no change below it since status found it equal
             walk = Walk(str(path), cache_dirs(ws.cache._objects))
             if ws.state.tree_digest(key) == walk.digest:
                 if seen:
-                    seen.keep(ws)
+                    seen.keep()
                 continue  # not a stat changed since status found it equal to its manifest
         found = sum(len(v) for v in changes.__dict__.values())
         expected = _expand(ws, ws.relpath(path), out, changes.not_in_cache)
@@ -114,43 +116,42 @@ def metafile_status(ws: Workspace) -> Changes:
             kept = _keep_digest(ws, key, walk, path,
                                 unchanged=found == sum(len(v) for v in changes.__dict__.values()))
             if seen and kept:
-                seen.keep(ws)
+                seen.keep()
             elif seen:
-                seen.forget(ws)
+                seen.forget()
     return changes
 
 
-@dataclass
 class _Seen:
-    """`core.fsmonitor`: the Watchman clock kept beside a directory out's tree digest. The
-    clock (and the cache folders' stamp) are taken before the out is looked at, so that a
-    change made while status runs is reported next time."""
-    watch: "Watchman"
-    key: str
-    stamp: str
-    clock: str | None = None
+    """`core.fsmonitor`: the Watchman clock kept beside a directory out's tree digest, with
+    the cache folders' stamp. Both are from before the out is looked at, so that a change
+    made while status runs is reported next time."""
 
-    def __post_init__(self) -> None:
-        self.clock = self.watch.clock()
+    def __init__(self, ws: Workspace, watch: "Watchman", key: str, stamp: str) -> None:
+        self.ws, self.watch, self.key, self.stamp = ws, watch, key, stamp
+        self.slot = f"fsmonitor\0{key}"
+        self.clock: str | None = None
 
-    def unchanged(self, ws: Workspace, rel: str) -> bool:
+    def unchanged(self, rel: str) -> bool:
         """Whether the digest's earlier answer stands: Watchman saw no change below `rel`
-        since the clock kept with it, and no cache folder changed."""
-        kept = ws.state.tree_digest(f"fsmonitor\0{self.key}")
-        since, _, stamp = (kept or "").partition("\0")
-        if not (self.clock and since and stamp == self.stamp and ws.state.tree_digest(self.key)):
-            return False
-        if self.watch.changed(since, rel) is not False:
-            return False
-        self.keep(ws)
-        return True
+        since the clock kept with it, and no cache folder changed. The query's own clock is
+        the one to keep next; without a query, Watchman is asked for the clock."""
+        since, _, stamp = (self.ws.state.tree_digest(self.slot) or "").partition("\0")
+        if since and stamp == self.stamp and self.ws.state.tree_digest(self.key):
+            changed, self.clock = self.watch.changed(since, rel)
+            if changed is False:
+                self.keep()
+                return True
+        if self.clock is None:
+            self.clock = self.watch.clock()
+        return False
 
-    def keep(self, ws: Workspace) -> None:
+    def keep(self) -> None:
         if self.clock:
-            ws.state.put_tree_digest(f"fsmonitor\0{self.key}", f"{self.clock}\0{self.stamp}")
+            self.ws.state.put_tree_digest(self.slot, f"{self.clock}\0{self.stamp}")
 
-    def forget(self, ws: Workspace) -> None:
-        ws.state.put_tree_digest(f"fsmonitor\0{self.key}", None)
+    def forget(self) -> None:
+        self.ws.state.put_tree_digest(self.slot, None)
 
 
 def _keep_digest(ws: Workspace, key: str, before: "Walk", path: Path, unchanged: bool) -> bool:

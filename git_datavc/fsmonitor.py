@@ -46,17 +46,20 @@ class Watchman:
         clock = reply.get("clock") if reply else None
         return clock if isinstance(clock, str) else None
 
-    def changed(self, since: str, rel: str) -> bool | None:
-        """Whether anything below `rel` (repository-relative) changed since the clock
-        `since`; None when Watchman cannot say (then walk)."""
+    def changed(self, since: str, rel: str) -> tuple[bool | None, str | None]:
+        """(whether anything below `rel`, repository-relative, changed since the clock
+        `since`, None when Watchman cannot say; the clock of this answer)."""
         below = "/".join(p for p in (self.relative, rel) if p)
         reply = _call(["query", self.root, {"since": since, "relative_root": below,
                                             "fields": ["name"],
                                             "empty_on_fresh_instance": True}])
-        if reply is None or reply.get("is_fresh_instance") is not False:
-            return None
+        if reply is None:
+            return None, None
+        clock = reply.get("clock") if isinstance(reply.get("clock"), str) else None
         files = reply.get("files")
-        return bool(files) if isinstance(files, list) else None
+        if reply.get("is_fresh_instance") is not False or not isinstance(files, list):
+            return None, clock
+        return bool(files), clock
 
 
 def connect(top: str, setting: str | None) -> Watchman | None:
