@@ -36,6 +36,19 @@ def _chunker(avg: int) -> object:
     return FastCDC(avg, min_size=max(64, avg // 4), max_size=avg * 4)
 
 
+def exact_chunks(view: memoryview, final: bool, avg: int = AVG) -> Iterator[tuple[int, memoryview]]:
+    """The chunks cut in `view` (offset in it, bytes), each exactly as in the whole object:
+    up to the first chunk whose cut could depend on bytes past the view's end, unless
+    `final` (the view ends the object). A cut depends only on the chunk's first MAX bytes,
+    so a chunk starting at least MAX before the end is exact; the caller carries the rest
+    over to the next view."""
+    limit = avg * 4
+    for piece in _chunker(avg).cut_buf(view):  # type: ignore[attr-defined]
+        if not final and len(view) - piece.offset < limit:
+            return
+        yield piece.offset, piece.data
+
+
 def chunks_of_file(path: str | os.PathLike[str], avg: int = AVG) -> Iterator[tuple[Chunk, memoryview]]:
     """The chunks of the file at `path`, in order, each with a view of its bytes (valid
     until the next chunk is asked for). Read as a stream, not mapped: a mapped 1 GiB file

@@ -213,7 +213,7 @@ class PackedRemote:
     def close(self) -> None:
         self.backend.close()
 
-    def put_bytes(self, key: str, data: bytes) -> None:
+    def put_bytes(self, key: str, data: bytes | memoryview) -> None:
         self.backend.put_bytes(key, data)
 
     def get_bytes(self, key: str) -> bytes:

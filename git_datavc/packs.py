@@ -87,19 +87,24 @@ def _zstd() -> tuple[object, object]:
 
 # -- packs ----------------------------------------------------------------------------------
 
-def build_pack(blobs: Iterable[tuple[str, bytes]], compress: bool = True,
-               streams: Mapping[str, str] | None = None
-               ) -> tuple[str, bytes, dict[str, tuple[int, int, int, bool]]]:
+def build_pack(blobs: Iterable[tuple[str, bytes | memoryview]], compress: bool = True,
+               streams: Mapping[str, str] | None = None, laid_out: memoryview | None = None
+               ) -> tuple[str, bytes | memoryview, dict[str, tuple[int, int, int, bool]]]:
     """(name, bytes, {blob: (offset, length, size, compressed)}) of a pack of `blobs`.
     `streams` names the object each chunk was cut from: within one object's chunks, zstd
-    is only probed once it has failed a few in a row (other blobs are always tried)."""
+    is only probed once it has failed a few in a row (other blobs are always tried).
+    `laid_out`: the blobs are views of this buffer, which already holds `MAGIC_PACK` and
+    then each blob, in order; when no blob shrinks it is the pack as it is, not copied."""
     import blake3
 
     zc = _zstd()[0] if compress else None
-    parts, places, offset = [MAGIC_PACK], {}, len(MAGIC_PACK)
+    parts: list[bytes | memoryview] = [MAGIC_PACK]
+    places, offset = {}, len(MAGIC_PACK)
     misses, stream = 0, None  # chunks of one object in a row zstd did not shrink enough
+    as_laid = laid_out is not None   # the parts are still laid_out's bytes, in order
     for blob, data in blobs:
         if blob in places:
+            as_laid = False
             continue
         stored, packed = data, False
         # After PROBE_AFTER misses in a row within one object (random, compressed or float
@@ -114,11 +119,16 @@ def build_pack(blobs: Iterable[tuple[str, bytes]], compress: bool = True,
             if len(squeezed) <= len(data) * (1 - COMPRESS_GAIN):
                 stored, packed = squeezed, True
         misses = 0 if packed else misses + 1
+        as_laid = as_laid and not packed
         parts.append(stored)
         places[blob] = (offset, len(stored), len(data), packed)
         offset += len(stored)
-    data = b"".join(parts)
-    return str(blake3.blake3(data).hexdigest()), data, places
+    pack: bytes | memoryview
+    if laid_out is not None and as_laid and len(laid_out) == offset:
+        pack = laid_out         # the buffer is the pack already
+    else:
+        pack = b"".join(parts)
+    return str(blake3.blake3(pack).hexdigest()), pack, places
 
 
 def blob_bytes(blob: str, entry: Entry, stored: bytes) -> bytes:

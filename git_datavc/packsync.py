@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, ContextManager, Iterable, Iterator, TypeVar
 
-from .chunking import CHUNK_FROM, chunks_of_file
+from .chunking import CHUNK_FROM, MAX, exact_chunks
 from .errors import CorruptObject, DatavcError, ObjectMissing, RemoteError
 from .fsutil import unlink_quietly
 from .hashing import hash_bytes, hash_file
-from .packs import (PACK_TARGET, Entry, Index, Span, blob_bytes, build_pack, coalesce,
-                    encode_index, index_key, pack_key)
+from .packs import (MAGIC_PACK, PACK_TARGET, Entry, Index, Span, blob_bytes, build_pack,
+                    coalesce, encode_index, index_key, pack_key)
 
 if TYPE_CHECKING:
     from .cache import Cache
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .transfer import Result
 
 PACKS_IN_FLIGHT = 4         # packs built or uploading at once: memory is ~2x this x 16 MiB
+LAID_OUT = len(MAGIC_PACK) + PACK_TARGET + MAX   # a pack buffer a large object is read into
 READS_IN_FLIGHT = 8         # range reads at once (each up to packs.RANGE_MAX bytes)
 LARGE_BATCH = 16            # large objects rebuilt at once (a temp file each)
 SMALL_BATCH = 64 << 20      # bytes of small objects held in memory until stored
@@ -64,7 +65,14 @@ def retrying(work: Callable[[], T]) -> T:
 # -- push -----------------------------------------------------------------------------------
 
 class _Packer:
-    """Collects new blobs into packs and uploads each on a worker thread when full."""
+    """Lays new blobs out in pack buffers and uploads each on a worker thread when full.
+
+    A pack buffer holds `MAGIC_PACK` and then blobs, in order: just the pack's bytes when
+    zstd shrinks none of them, so it is uploaded as it is. A small object is copied in
+    (`add`); a large one is read straight into the buffer and cut there (`_pack_large`),
+    its new chunks moved together in place (`claim` says which are new). Objects share a
+    buffer until it passes `PACK_TARGET`. Buffers are reused: reading 1 GiB takes no fresh
+    memory and copies none of its chunks."""
 
     def __init__(self, remote: PackedRemote, jobs: int, known: dict[str, Entry],
                  bar: object) -> None:
@@ -73,44 +81,95 @@ class _Packer:
                                        thread_name_prefix="datavc-pack")
         self.slots = threading.BoundedSemaphore(PACKS_IN_FLIGHT)
         self.lock = threading.Lock()
-        self.batch: list[tuple[str, bytes]] = []
-        self.streams: dict[str, str] = {}   # chunk -> the object it was cut from
-        self.batch_bytes = 0
+        self.free: list[bytearray] = []         # pack buffers to reuse
+        self.buffer: bytearray | None = None    # the one being filled (holds a slot)
+        self.cursor = len(MAGIC_PACK)           # where its next blob goes
+        self.blobs: list[tuple[str, memoryview]] = []
+        self.streams: dict[str, str] = {}       # chunk -> the object it was cut from
         self.queued: set[str] = set()
         self.placed: dict[str, Entry] = {}
         self.sent = 0
         self.error: DatavcError | None = None
         self.futures: list[Future[None]] = []
 
-    def add(self, blob: str, data: bytes | memoryview, stream: str | None = None) -> None:
-        """Queue a blob; `stream` is the object a chunk was cut from (None: a whole one)."""
+    def claim(self, blob: str) -> bool:
+        """Whether `blob` is new to the remote and to this push; a new one is queued."""
         if blob in self.known or blob in self.queued:
-            return
+            return False
         self.queued.add(blob)
-        self.batch.append((blob, bytes(data)))
+        return True
+
+    def room(self, needed: int) -> tuple[bytearray, int]:
+        """(the buffer being filled, where the next blob goes), with at least `needed`
+        bytes free after it: the full one is sealed first."""
+        if self.buffer is not None and LAID_OUT - self.cursor < needed:
+            self.seal()
+        if self.buffer is None:
+            self.slots.acquire()            # at most PACKS_IN_FLIGHT buffers in memory
+            with self.lock:
+                self.buffer = self.free.pop() if self.free else bytearray(LAID_OUT)
+            self.buffer[:len(MAGIC_PACK)] = MAGIC_PACK
+            self.cursor = len(MAGIC_PACK)
+        return self.buffer, self.cursor
+
+    def laid(self, end: int, blobs: list[tuple[str, memoryview]], stream: str | None) -> None:
+        """`blobs` were laid out in the buffer from `room`'s place up to `end`."""
+        self.blobs.extend(blobs)
         if stream is not None:
-            self.streams[blob] = stream
-        self.batch_bytes += len(data)
-        if self.batch_bytes >= PACK_TARGET:
+            self.streams.update(dict.fromkeys((b for b, _ in blobs), stream))
+        self.cursor = end
+        if end - len(MAGIC_PACK) >= PACK_TARGET:
             self.seal()
 
-    def seal(self) -> None:
-        if not self.batch:
+    def add(self, blob: str, data: bytes) -> None:
+        """Queue a small object stored whole (`blob` is its id)."""
+        if not self.claim(blob):
             return
-        batch, self.batch, self.batch_bytes = self.batch, [], 0
-        streams, self.streams = self.streams, {}
-        self.slots.acquire()        # at most PACKS_IN_FLIGHT batches held in memory
+        if len(data) > PACK_TARGET:         # a huge directory manifest: a pack of its own
+            self.slots.acquire()
+            self._submit([(blob, data)], {}, None, None)
+            return
+        buffer, start = self.room(len(data))
+        end = start + len(data)
+        buffer[start:end] = data
+        self.laid(end, [(blob, memoryview(buffer)[start:end])], None)
+
+    def seal(self) -> None:
+        """Upload the buffer being filled (or give it back if nothing was laid out)."""
+        buffer, self.buffer = self.buffer, None
+        if buffer is None:
+            return
+        blobs, streams, end = self.blobs, self.streams, self.cursor
+        self.blobs, self.streams, self.cursor = [], {}, len(MAGIC_PACK)
+        if not blobs:
+            self._give_back(buffer)
+            return
+        self._submit(blobs, streams, memoryview(buffer)[:end], buffer)
+
+    def _submit(self, blobs: list[tuple[str, bytes]] | list[tuple[str, memoryview]],
+                streams: dict[str, str], laid_out: memoryview | None,
+                buffer: bytearray | None) -> None:
+        """Build and upload a pack on a worker; the caller holds a slot for it."""
         try:
-            self.futures.append(self.pool.submit(self._upload, batch, streams))
+            self.futures.append(self.pool.submit(self._upload, blobs, streams, laid_out,
+                                                 buffer))
         except BaseException:
-            self.slots.release()
+            self._give_back(buffer)
             raise
 
-    def _upload(self, batch: list[tuple[str, bytes]], streams: dict[str, str]) -> None:
+    def _give_back(self, buffer: bytearray | None) -> None:
+        if buffer is not None:
+            with self.lock:
+                self.free.append(buffer)
+        self.slots.release()
+
+    def _upload(self, blobs: list[tuple[str, bytes]] | list[tuple[str, memoryview]],
+                streams: dict[str, str], laid_out: memoryview | None,
+                buffer: bytearray | None) -> None:
         try:
             if self.error is not None:
                 return
-            name, data, places = build_pack(batch, streams=streams)
+            name, data, places = build_pack(blobs, streams=streams, laid_out=laid_out)
             retrying(lambda: self.remote.backend.put_bytes(pack_key(name), data))
             with self.lock:
                 self.sent += len(data)
@@ -121,7 +180,7 @@ class _Packer:
                 if self.error is None:
                     self.error = e
         finally:
-            self.slots.release()
+            self._give_back(buffer)
 
     def finish(self) -> None:
         self.seal()
@@ -211,11 +270,45 @@ def _pack_object(packer: _Packer, oid: str, path: str) -> tuple[list[str], int]:
             raise CorruptObject(f"object {oid} is corrupt in the local cache; not pushed")
         packer.add(base, data)
         return [], len(data)
-    chunks = []
-    for chunk, view in chunks_of_file(path):
-        chunks.append(chunk.oid)
-        packer.add(chunk.oid, view, stream=oid)
-    return chunks, size
+    return _pack_large(packer, oid, path), size
+
+
+def _pack_large(packer: _Packer, oid: str, path: str) -> list[str]:
+    """Read a large object into pack buffers, cut it there and keep its new chunks there;
+    returns the object's chunk list. The bytes at a buffer's end that cannot be cut yet
+    (less than a chunk's maximum) start the next read, in the next buffer if need be."""
+    import blake3
+
+    chunks: list[str] = []
+    tail, final = b"", False
+    with open(path, "rb", buffering=0) as stream:
+        while not final or tail:
+            buffer, start = packer.room(len(tail) + 2 * MAX)
+            view = memoryview(buffer)
+            view[start:start + len(tail)] = tail
+            filled = start + len(tail)
+            blobs: list[tuple[str, memoryview]] = []
+            try:
+                while filled < LAID_OUT and not final:
+                    got = stream.readinto(view[filled:])
+                    final = not got
+                    filled += got or 0
+                cursor, taken = start, 0
+                for offset, data in exact_chunks(view[start:filled], final):
+                    taken, size = offset + len(data), len(data)
+                    blob = str(blake3.blake3(data).hexdigest())
+                    chunks.append(blob)
+                    if packer.claim(blob):
+                        if start + offset != cursor:    # an earlier chunk was not new
+                            view[cursor:cursor + size] = data
+                        blobs.append((blob, view[cursor:cursor + size]))
+                        cursor += size
+                tail = bytes(view[start + taken:filled])
+            except BaseException:
+                packer.queued.difference_update(b for b, _ in blobs)   # never laid out
+                raise
+            packer.laid(cursor, blobs, oid)
+    return chunks
 
 
 def _write_index(remote: PackedRemote, packer: _Packer, chunk_lists: dict[str, list[str]],

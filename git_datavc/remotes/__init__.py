@@ -74,7 +74,7 @@ class Remote(Protocol):
     # Named files beside the objects (layout v2: `datavc-layout`, `packs/…`, `index/…`).
     # Keys are relative to the remote's root, use '/', and never start with `files/`.
 
-    def put_bytes(self, key: str, data: bytes) -> None:
+    def put_bytes(self, key: str, data: bytes | memoryview) -> None:
         """Store `data` under `key`, atomically and durably (temp name + rename, or a PUT)."""
 
     def get_bytes(self, key: str) -> bytes:

@@ -181,7 +181,7 @@ class LocalRemote:
 
     # -- named files (layout v2) ------------------------------------------------------------
 
-    def put_bytes(self, key: str, data: bytes) -> None:
+    def put_bytes(self, key: str, data: bytes | memoryview) -> None:
         final = f"{self.root}/{key}"
         try:
             self._ensure_dir(str(self._tmp))

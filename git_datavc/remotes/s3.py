@@ -222,9 +222,10 @@ class S3Remote:
 
     # -- named files (layout v2) ------------------------------------------------------------
 
-    def put_bytes(self, key: str, data: bytes) -> None:
+    def put_bytes(self, key: str, data: bytes | memoryview) -> None:
+        body = bytes(data) if isinstance(data, memoryview) else data  # botocore wants bytes
         with self._errors(f"upload {key} to"):
-            self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+            self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=body)
 
     def get_bytes(self, key: str) -> bytes:
         with self._errors(f"download {key} from", key):

@@ -243,7 +243,7 @@ class SSHRemote:
 
     # -- named files (layout v2) ------------------------------------------------------------
 
-    def put_bytes(self, key: str, data: bytes) -> None:
+    def put_bytes(self, key: str, data: bytes | memoryview) -> None:
         with self._channel() as sftp, self._errors(f"upload {key} to"):
             tmp_dir, final = f"{self.root}/tmp", f"{self.root}/{key}"
             self._ensure_dir(sftp, tmp_dir)
@@ -252,7 +252,7 @@ class SSHRemote:
                 with sftp.open(tmp, "wb") as out:
                     out.set_pipelined(True)
                     for i in range(0, len(data), CHUNK):
-                        out.write(data[i:i + CHUNK])
+                        out.write(bytes(data[i:i + CHUNK]))
                     out.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
                 self._ensure_dir(sftp, posixpath.dirname(final))
                 sftp.posix_rename(tmp, final)

@@ -469,3 +469,22 @@ def test_a_newer_or_unreadable_layout_marker_is_refused(tmp_path: Path) -> None:
     bad = Settings(tmp_path, {"remote.o.url": str(root), "remote.o.layout": "7"})
     with pytest.raises(RemoteError, match="layout must be 1 or 2"):
         open_remote("o", bad)
+
+
+def test_chunks_repeated_within_a_push_are_stored_once(repo: Path, local: Store) -> None:
+    # One push, two large objects: the second repeats a run of its own and most of the
+    # first, so its new chunks are moved together in the pack buffer it was read into.
+    a, b, c = big("ra", 3 * MIB), big("rb", 2 * MIB), big("rc", MIB)
+    first, second = a + b, c + a + c + a + b
+    (repo / "first.bin").write_bytes(first)
+    (repo / "second.bin").write_bytes(second)
+    connect_v2(repo, local)
+    commit_all(repo, "repeats")
+    datavc(repo, "push")
+    stored = sum(remote_keys(local, "packs").values())
+    assert 6 * MIB < stored < 6.5 * MIB, stored     # a, b and c once each, plus boundaries
+    assert len(remote_keys(local, "packs")) == 1
+    fresh, _ = clone(repo, local)
+    assert (fresh / "first.bin").read_bytes() == first
+    assert (fresh / "second.bin").read_bytes() == second
+    assert "2 objects on remote" in datavc(fresh, "verify", "--remote").stdout

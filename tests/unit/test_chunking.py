@@ -47,3 +47,32 @@ def test_an_edit_in_the_middle_changes_only_the_chunks_around_it(tmp_path: Path)
 
 def test_an_empty_file_has_no_chunks(tmp_path: Path) -> None:
     assert chunking.chunk_list(_write(tmp_path / "e", b"")) == []
+
+
+def _cut_in_pieces(data: bytes, piece: int) -> list[tuple[int, int]]:
+    """(offset, length) of the chunks exact_chunks finds reading `data` `piece` bytes at a
+    time, carrying the uncut rest over, as a push reading into pack buffers does."""
+    found: list[tuple[int, int]] = []
+    start, read = 0, 0          # start: of the uncut rest in data; read: bytes read so far
+    while True:
+        read = min(len(data), read + piece)
+        final = read == len(data)
+        view = memoryview(data)[start:read]
+        taken = 0
+        for offset, chunk in chunking.exact_chunks(view, final):
+            found.append((start + offset, len(chunk)))
+            taken = offset + len(chunk)
+        start += taken
+        if final:
+            return found
+
+
+def test_chunks_cut_buffer_by_buffer_are_the_chunks_of_the_whole(tmp_path: Path) -> None:
+    rng = random.Random(4)
+    # random bytes, then a run of zeros (no content cut: every chunk ends at MAX), then more
+    data = rng.randbytes(3 << 20) + bytes(2 << 20) + rng.randbytes((1 << 20) + 12345)
+    whole = [(c.offset, c.length) for c in chunking.chunk_list(_write(tmp_path / "f", data))]
+    assert any(length == chunking.MAX for _, length in whole)
+    pieces = [2 * chunking.MAX + k * 37_777 for k in range(12)] + [5 << 20, len(data)]
+    for piece in pieces:
+        assert _cut_in_pieces(data, piece) == whole, piece

@@ -150,3 +150,28 @@ def test_zstd_probing_skips_only_within_one_objects_chunks() -> None:
         entry = packs.Entry("p", *places[blob])
         offset, length = places[blob][0], places[blob][1]
         assert packs.blob_bytes(blob, entry, data[offset:offset + length]) == raw
+
+
+def _laid_out(blobs: list[bytes]) -> tuple[memoryview, list[tuple[str, memoryview]]]:
+    buffer = bytearray(packs.MAGIC_PACK + b"".join(blobs))
+    view, at, views = memoryview(buffer), len(packs.MAGIC_PACK), []
+    for blob in blobs:
+        views.append((b3(blob), view[at:at + len(blob)]))
+        at += len(blob)
+    return view, views
+
+
+def test_a_laid_out_pack_nothing_shrinks_in_is_its_buffer_as_it_is() -> None:
+    noise = [os.urandom(70_000), os.urandom(90_000)]
+    view, views = _laid_out(noise)
+    name, data, places = packs.build_pack(views, laid_out=view)
+    assert data is view                         # not copied
+    assert (name, bytes(data), places) == packs.build_pack([(b3(n), n) for n in noise])
+
+
+def test_a_laid_out_pack_with_a_blob_that_shrinks_is_joined_as_usual() -> None:
+    blobs = [os.urandom(70_000), b"row,value\n" * 5000]
+    view, views = _laid_out(blobs)
+    name, data, places = packs.build_pack(views, laid_out=view)
+    assert isinstance(data, bytes) and places[b3(blobs[1])][3]      # compressed
+    assert (name, data, places) == packs.build_pack([(b3(b), b) for b in blobs])
