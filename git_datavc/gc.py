@@ -69,6 +69,18 @@ def _experiment_tips(repo: git.Repo) -> list[str]:
                     *EXPERIMENT_REFS).decode().split()
 
 
+def kept_and_used(repos: list[git.Repo], cache: Cache, keep: Keep
+                  ) -> tuple[needs.Needed, needs.Needed]:
+    """(what gc keeps, what the worktrees use) over `repos`: this repository first, then
+    the others that share its cache (`gc --projects`), each by its own refs and worktrees."""
+    kept, used = needs.Needed(), needs.Needed()
+    for repo in repos:
+        theirs = in_use(repo, cache)     # every worktree's files, index and HEAD: asked once
+        _merge(kept, kept_objects(repo, cache, keep, theirs))
+        _merge(used, theirs)
+    return kept, used
+
+
 def _merge(into: needs.Needed, more: needs.Needed) -> None:
     for oid, path in more.oids.items():
         into.add(oid, path)

@@ -209,6 +209,9 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
                    "(refs/exps) and queued experiments need (kept by default)")
     p.add_argument("--all-experiments", action="store_true",
                    help="keep experiments (the default; DVC's spelling)")
+    p.add_argument("-p", "--projects", nargs="+", default=[], metavar="PATH",
+                   help="also keep what these repositories need (ones sharing this cache "
+                        "through cache.dir); DVC's spelling")
     p.add_argument("-c", "--cloud", action="store_true", help="also on the default remote")
     p.add_argument("-f", "--force", action="store_true", help="do not ask (needed without a terminal)")
     p.add_argument("--dry", action="store_true", help="list what would go, delete nothing")
@@ -461,7 +464,7 @@ def _dispatch(args: argparse.Namespace) -> Callable[[], int]:
             raise UsageError("--no-exps and --all-experiments cannot be used together")
         return lambda: gc.run(Keep(args.workspace, args.all_branches, args.all_tags,
                                    experiments=not args.no_exps),
-                              args.cloud, args.force, args.dry)
+                              args.cloud, args.force, args.dry, args.projects)
     if c == "status" and args.remote is not None:
         from .commands import sync as remote_status
         from .sync import Scope

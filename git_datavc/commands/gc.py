@@ -4,30 +4,55 @@ from __future__ import annotations
 
 import sys
 from contextlib import ExitStack
+from typing import Sequence
 
 from .. import config, git, output
 from ..cache import Cache
 from ..errors import DatavcError
 from ..needs import Needed, worktree_roots
 from ..repolock import hold_repo
-from ..gc import Keep, chunk_unused, collect, in_use, kept_objects, remote_doomed
+from ..gc import Keep, chunk_unused, collect, kept_and_used, remote_doomed
 
 
-def run(keep: Keep, cloud: bool, force: bool, dry: bool) -> int:
+def run(keep: Keep, cloud: bool, force: bool, dry: bool, projects: Sequence[str] = ()) -> int:
     repo = git.find_repo()
-    if dry:
-        return _run(repo, keep, cloud, force, dry)
-    with ExitStack() as locks:  # every worktree's writers add to the cache gc deletes from
-        for root in worktree_roots(repo):
-            locks.enter_context(hold_repo(git.find_repo(root), "git datavc gc"))
-        return _run(repo, keep, cloud, force, dry)
-
-
-def _run(repo: git.Repo, keep: Keep, cloud: bool, force: bool, dry: bool) -> int:
     settings = config.load(repo.root)
     cache = Cache(config.cache_root(repo, settings))
-    used = in_use(repo, cache)   # every worktree's files, index and HEAD: asked once
-    kept = kept_objects(repo, cache, keep, used)
+    repos = {repo.common_dir.resolve(): repo}    # a repository named twice counts once
+    for path in projects:
+        other = _sharing(path, cache)
+        repos.setdefault(other.common_dir.resolve(), other)
+    return _locked(list(repos.values()), settings, cache, keep, cloud, force, dry)
+
+
+def _locked(repos: list[git.Repo], settings: config.Settings, cache: Cache, keep: Keep,
+            cloud: bool, force: bool, dry: bool) -> int:
+    if dry:
+        return _run(repos, settings, cache, keep, cloud, force, dry)
+    with ExitStack() as locks:  # every worktree's writers add to the cache gc deletes from
+        for one in repos:
+            for root in worktree_roots(one):
+                locks.enter_context(hold_repo(git.find_repo(root), "git datavc gc"))
+        return _run(repos, settings, cache, keep, cloud, force, dry)
+
+
+def _sharing(path: str, cache: Cache) -> git.Repo:
+    """The repository at `path` (`gc --projects`), which must use the same cache."""
+    try:
+        other = git.find_repo(path)
+    except (DatavcError, OSError):
+        raise DatavcError(f"--projects {path}: not a git repository with a work tree "
+                          "(nothing was deleted)") from None
+    theirs = config.cache_root(other, config.load(other.root))
+    if theirs.resolve() != cache.root.resolve():
+        raise DatavcError(f"--projects {path}: its cache is {theirs}, not this repository's "
+                          f"{cache.root} (nothing was deleted)")
+    return other
+
+
+def _run(repos: list[git.Repo], settings: config.Settings, cache: Cache, keep: Keep,
+         cloud: bool, force: bool, dry: bool) -> int:
+    kept, used = kept_and_used(repos, cache, keep)
     if cloud and not dry and not force and not sys.stdin.isatty():
         raise DatavcError("gc --cloud deletes objects from the shared remote: pass -f to "
                           "confirm without a terminal (nothing was deleted)")

@@ -228,3 +228,58 @@ def test_gc_dry_then_narrowed_gc_drops_lists_and_their_chunks(tmp_path: Path) ->
     assert (repo / "big.bin").read_bytes() == data[2]
     out = datavc(repo, "verify")
     assert "1 objects" in out.stdout, out.stdout
+
+
+def _sharing_repo(tmp_path: Path, name: str, cache: Path) -> Path:
+    repo = tmp_path / name
+    repo.mkdir()
+    git(repo, "init", "-q")
+    datavc(repo, "init")
+    (repo / ".datavc" / "config.local").write_text(
+        f"[cache]\n\tdir = {cache}\n\tchunked = true\n\ttype = copy\n")
+    return repo
+
+
+def _commit(repo: Path, name: str, data: bytes) -> None:
+    (repo / name).unlink(missing_ok=True)
+    (repo / name).write_bytes(data)
+    datavc(repo, "add", name)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", name)
+
+
+def test_gc_with_projects_keeps_what_repositories_sharing_the_cache_need(
+        tmp_path: Path) -> None:
+    shared = tmp_path / "shared-cache"
+    a, b = _sharing_repo(tmp_path, "a", shared), _sharing_repo(tmp_path, "b", shared)
+    v1, v2, _ = versions()
+    _commit(a, "own.bin", b"a's own data\n" * 1000)
+    _commit(b, "big.bin", v1)
+    _commit(b, "big.bin", v2)
+    whole = shared / "files" / "blake3"
+    object_of = lambda data: whole / b3(data)[:2] / b3(data)[2:]  # noqa: E731
+    # Alone, a's gc sees only a: b's versions would go (DVC's gc without -p does the same).
+    listed = datavc(a, "gc", "--dry").stdout.split()
+    assert b3(v1) in listed and b3(v2) in listed
+    # With -p b, both of b's versions are kept; the one b's worktree uses stays whole, the
+    # old one becomes a chunk list (b's own gc would do the same).
+    out = datavc(a, "gc", "-p", str(b), str(b / ".datavc"))     # b named twice: once
+    assert "deleted 0 cache objects" in out.stderr, out.stderr
+    assert "chunked 1 versions" in out.stderr, out.stderr
+    assert object_of(v2).is_file() and not object_of(v1).exists()
+    assert (shared / "chunked").is_dir()
+    git(b, "checkout", "-q", "HEAD~1")
+    assert (b / "big.bin").read_bytes() == v1
+    assert "3 objects" in datavc(b, "verify").stdout
+
+
+def test_gc_projects_must_share_the_cache(tmp_path: Path) -> None:
+    a = _sharing_repo(tmp_path, "a", tmp_path / "one")
+    c = _sharing_repo(tmp_path, "c", tmp_path / "other")
+    _commit(a, "own.bin", b"kept\n")
+    for path, why in ((str(tmp_path / "nowhere"), "not a git repository"),
+                      (str(c), "its cache is")):
+        out = datavc(a, "gc", "-p", path, check=False)
+        assert out.returncode == 1 and out.stderr.startswith("error: "), out.stderr
+        assert why in out.stderr and "nothing was deleted" in out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1, out.stderr
