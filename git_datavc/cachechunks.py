@@ -245,61 +245,112 @@ class Converted:
 
 
 def convert(cache: "Cache", oid: str) -> int:
-    """Turn the whole object `oid` into a chunk list; returns the bytes of new chunks.
-
-    One read of the object: each chunk is hashed as it is cut, and the whole object too.
-    A chunk not stored yet is written; one already stored (shared with an older version)
-    is read back and checked, and rewritten from these bytes if it is damaged. So when the
-    whole hash matches, every chunk the list names holds its bytes, and the whole file is
-    deleted only after the chunks and then the list are durable."""
-    import blake3
-
-    from .chunking import chunks_of_file
-
-    src = cache.path_str(oid)
-    size = os.stat(src).st_size
-    if _list_still_holds(cache, oid, size):
-        os.unlink(src)
+    """Turn the whole object `oid` into a chunk list; returns the bytes of new chunks
+    (`convert_all` does many at once, with the same checks and fewer syncs)."""
+    if _list_still_holds(cache, oid, os.stat(cache.path_str(oid)).st_size):
+        os.unlink(cache.path_str(oid))
         return 0
-    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    chunks: list[tuple[str, int]] = []
-    fresh: dict[str, str] = {}          # chunk id -> temp path (new or replacing a bad one)
-    added = 0
+    batch = _Batch(cache)
     try:
-        for chunk, data in chunks_of_file(src):
-            hasher.update(data)
-            chunks.append((chunk.oid, chunk.length))
-            if chunk.oid in fresh or _stored_intact(cache, chunk.oid, chunk.length):
-                continue
+        added = batch.add(oid)
+        batch.commit()
+    finally:
+        batch.discard()
+    return added
+
+
+BATCH_OBJECTS = 64          # conversions made durable together ...
+BATCH_BYTES = 1 << 30       # ... or this many bytes of new chunks waiting in temp files
+
+
+@dataclass
+class _Batch:
+    """Conversions made durable together: three syncfs per batch, not two per object.
+
+    `add` reads an object once: each chunk is hashed as it is cut, and the whole object
+    too. A chunk not stored yet (nor written earlier in the batch) goes to a temp file;
+    one already stored (shared with an older version) is read back and checked, and
+    rewritten from these bytes if it is damaged. So when the whole hash matches, every
+    chunk the list names holds its bytes. `commit`: chunk bytes durable, chunks renamed
+    into place, lists written and durable, lists renamed into place and durable, and only
+    then are the whole files deleted."""
+    cache: "Cache"
+    fresh: dict[str, str] = field(default_factory=dict)   # chunk id -> its temp file
+    lists: list[tuple[str, bytes]] = field(default_factory=list)   # (object, its list)
+    added: int = 0
+
+    def add(self, oid: str) -> int:
+        import blake3
+
+        from .chunking import chunks_of_file
+
+        src = self.cache.path_str(oid)
+        size = os.stat(src).st_size
+        hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+        chunks: list[tuple[str, int]] = []
+        mine: list[str] = []            # chunks this object added to the batch
+        added = 0
+        try:
+            for chunk, data in chunks_of_file(src):
+                hasher.update(data)
+                chunks.append((chunk.oid, chunk.length))
+                if chunk.oid in self.fresh or _stored_intact(self.cache, chunk.oid,
+                                                             chunk.length):
+                    continue
+                fd, tmp = self.cache.tempfile(READ_ONLY)
+                self.fresh[chunk.oid] = tmp
+                mine.append(chunk.oid)
+                try:
+                    write_all(fd, data)
+                finally:
+                    os.close(fd)
+                added += chunk.length
+            if hasher.hexdigest() != oid or sum(n for _, n in chunks) != size:
+                raise CorruptObject(f"object {oid[:12]} kept whole: it is corrupt in the cache",
+                                    "run `git datavc verify`")
+        except BaseException:
+            for cid in mine:
+                unlink_quietly(self.fresh.pop(cid))
+            raise
+        self.lists.append((oid, encode(size, chunks)))
+        self.added += added
+        return added
+
+    @property
+    def full(self) -> bool:
+        return len(self.lists) >= BATCH_OBJECTS or self.added >= BATCH_BYTES
+
+    def commit(self) -> None:
+        if not self.lists:
+            return
+        cache = self.cache
+        sync_filesystem(cache.tmp)                  # chunk bytes durable
+        for cid in list(self.fresh):
+            _publish_to(cache, self.fresh[cid], chunk_path(cache, cid))
+            del self.fresh[cid]
+        written = []
+        for oid, data in self.lists:
             fd, tmp = cache.tempfile(READ_ONLY)
-            fresh[chunk.oid] = tmp
+            self.fresh[oid] = tmp
             try:
                 write_all(fd, data)
             finally:
                 os.close(fd)
-            added += chunk.length
-        if hasher.hexdigest() != oid or sum(n for _, n in chunks) != size:
-            raise CorruptObject(f"object {oid[:12]} kept whole: it is corrupt in the cache",
-                                "run `git datavc verify`")
-        sync_filesystem(cache.tmp)                  # chunk bytes durable
-        for cid, tmp in fresh.items():
-            _publish_to(cache, tmp, chunk_path(cache, cid))
-        fresh.clear()
-        fd, tmp = cache.tempfile(READ_ONLY)
-        fresh[""] = tmp
-        try:
-            write_all(fd, encode(size, chunks))
-        finally:
-            os.close(fd)
+            written.append(oid)
         sync_filesystem(cache.tmp)                  # chunk renames and list bytes durable
-        _publish_to(cache, tmp, list_path(cache, oid))
-        fresh.clear()
-        fsync_dir(os.path.dirname(list_path(cache, oid)))
-    finally:
-        for tmp in fresh.values():
+        for oid in written:
+            _publish_to(cache, self.fresh.pop(oid), list_path(cache, oid))
+        sync_filesystem(cache.tmp)                  # list renames durable
+        for oid in written:
+            os.unlink(cache.path_str(oid))
+        self.lists, self.added = [], 0
+
+    def discard(self) -> None:
+        """Remove the temp files of what was not committed."""
+        for tmp in self.fresh.values():
             unlink_quietly(tmp)
-    os.unlink(src)
-    return added
+        self.fresh.clear()
+        self.lists, self.added = [], 0
 
 
 def _list_still_holds(cache: "Cache", oid: str, size: int) -> bool:
@@ -335,23 +386,33 @@ def convert_all(cache: "Cache", oids: Iterable[str], dry: bool = False) -> Conve
     from .chunking import CHUNK_FROM
 
     done = Converted()
-    for oid in oids:
-        if oid.endswith(".dir") or not cache.has_whole(oid):
-            continue
-        size = cache.size(oid)
-        if size < CHUNK_FROM:
-            continue
-        if dry:
+    batch = _Batch(cache)
+    try:
+        for oid in oids:
+            if oid.endswith(".dir") or not cache.has_whole(oid):
+                continue
+            size = cache.size(oid)
+            if size < CHUNK_FROM:
+                continue
+            if dry:
+                done.objects += 1
+                done.bytes_before += size
+                continue
+            if _list_still_holds(cache, oid, size):
+                os.unlink(cache.path_str(oid))
+            else:
+                try:
+                    done.bytes_added += batch.add(oid)
+                except CorruptObject as e:
+                    done.failed.append((oid, e.message))
+                    continue
             done.objects += 1
             done.bytes_before += size
-            continue
-        try:
-            done.bytes_added += convert(cache, oid)
-        except CorruptObject as e:
-            done.failed.append((oid, e.message))
-            continue
-        done.objects += 1
-        done.bytes_before += size
+            if batch.full:
+                batch.commit()
+        batch.commit()
+    finally:
+        batch.discard()
     return done
 
 

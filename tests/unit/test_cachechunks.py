@@ -211,3 +211,34 @@ def test_converting_a_whole_version_repairs_a_damaged_shared_chunk(cache: Cache)
     cachechunks.convert(cache, o2)                              # v2's bytes repair it
     assert cachechunks.check(cache, o1) is None and cachechunks.check(cache, o2) is None
     assert not cache.has_whole(o2)
+
+
+def test_convert_all_makes_a_batch_durable_together(cache: Cache,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # Three versions sharing most chunks, one corrupt object among them: one batch, three
+    # syncfs for it (not two per object), each shared new chunk written once, the corrupt
+    # one kept whole and its chunks not left behind.
+    v1 = data_of("b1", 4 * MIB)
+    versions = [v1, edited(v1, MIB, b"y" * 500), edited(v1, 3 * MIB, b"z" * 500)]
+    oids = [cache.add_file(_write(cache.root.parent / f"v{n}", v))[0]
+            for n, v in enumerate(versions)]
+    bad, _ = cache.add_file(_write(cache.root.parent / "bad", data_of("bad", 2 * MIB)))
+    cache.path(bad).chmod(0o644)
+    with open(cache.path(bad), "r+b") as f:
+        f.seek(MIB)
+        f.write(b"!")
+    syncs = []
+    real = cachechunks.sync_filesystem
+    monkeypatch.setattr(cachechunks, "sync_filesystem",
+                        lambda path: (syncs.append(path), real(path)))
+    done = cachechunks.convert_all(cache, [oids[0], bad, oids[1], oids[2]])
+    assert done.objects == 3 and [oid for oid, _ in done.failed] == [bad]
+    assert len(syncs) == 3
+    assert done.bytes_added < len(v1) + MIB                   # shared chunks stored once
+    assert stored_bytes(cache.root, "chunks") == done.bytes_added
+    assert not list(cache.tmp.iterdir())
+    for oid, data in zip(oids, versions):
+        assert not cache.has_whole(oid) and cachechunks.is_chunked(cache, oid)
+        with cache.open(oid) as f:
+            assert f.read() == data
+    assert cache.has_whole(bad) and not cachechunks.is_chunked(cache, bad)
