@@ -344,6 +344,15 @@ def fmt_seconds(samples: Sequence[HasSeconds]) -> str:
         else f"{lo:.{digits}f}–{hi:.{digits}f}"
 
 
+def write_or_print(text: str, results: Path, write: bool) -> None:
+    """`--write-results`: the text goes to `results` (a file in bench/); else to stdout."""
+    if write:
+        results.write_text(text)
+        print(f"wrote {results.relative_to(REPO_ROOT)}")
+    else:
+        print(text)
+
+
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
     """A markdown table, the first column left-aligned, the others right-aligned."""
     lines = ["| " + " | ".join(header) + " |",

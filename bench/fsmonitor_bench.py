@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import gen_data  # noqa: E402
+from benchlib import write_or_print  # noqa: E402
 
 RESULTS = HERE / "results_fsmonitor.md"
 
@@ -112,12 +113,7 @@ def main() -> int:
     for count, walk, watch, find, git_status in rows:
         lines.append(f"| {count:,} | {fmt(walk)} | {fmt(watch)} | {fmt(find)} | "
                      f"{fmt(git_status)} | {min(watch) / min(find):.2f}× |")
-    text = "\n".join(lines) + "\n"
-    if args.write_results:
-        RESULTS.write_text(text)
-        print(f"wrote {RESULTS.relative_to(HERE.parent)}")
-    else:
-        print(text)
+    write_or_print("\n".join(lines) + "\n", RESULTS, args.write_results)
     return 0
 
 

@@ -47,7 +47,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from benchlib import isolated_env  # noqa: E402
+from benchlib import isolated_env, write_or_print  # noqa: E402
 
 RESULTS = HERE / "results_push_copy.md"
 TOOLS = ("datavc-2", "datavc-1", "dvc", "lfs", "copy")
@@ -207,12 +207,7 @@ def main() -> int:
         ratio = f"{statistics.median(samples[tool]) / base:.2f}×" if base else "–"
         lines.append(f"| {tool} | {fmt(samples[tool])} | {ratio} | "
                      f"{statistics.median(cpu[tool]):.2f} |")
-    text = "\n".join(lines) + "\n"
-    if args.write_results:
-        RESULTS.write_text(text)
-        print(f"wrote {RESULTS.relative_to(HERE.parent)}")
-    else:
-        print(text)
+    write_or_print("\n".join(lines) + "\n", RESULTS, args.write_results)
     shutil.rmtree(work / "home", ignore_errors=True)
     return 0
 

@@ -44,13 +44,19 @@ def du(path: Path) -> int:
     return total
 
 
-def make_repo(tmp_path: Path, mode: str, link: str) -> tuple[Path, list[str]]:
-    repo = tmp_path / mode
+def new_repo(tmp_path: Path, name: str, cache_settings: str) -> Path:
+    """A repository with `git datavc init` and these `[cache]` settings, one per line."""
+    repo = tmp_path / name
     repo.mkdir()
     git(repo, "init", "-q")
     datavc(repo, "init")
-    (repo / ".datavc" / "config.local").write_text(
-        f"[cache]\n\tchunked = true\n\ttype = {link}\n")
+    lines = "".join(f"\t{line}\n" for line in cache_settings.splitlines())
+    (repo / ".datavc" / "config.local").write_text(f"[cache]\n{lines}")
+    return repo
+
+
+def make_repo(tmp_path: Path, mode: str, link: str) -> tuple[Path, list[str]]:
+    repo = new_repo(tmp_path, mode, f"chunked = true\ntype = {link}")
     if mode == "filter":
         datavc(repo, "track", "*.bin")
     commits = []
@@ -231,13 +237,7 @@ def test_gc_dry_then_narrowed_gc_drops_lists_and_their_chunks(tmp_path: Path) ->
 
 
 def _sharing_repo(tmp_path: Path, name: str, cache: Path) -> Path:
-    repo = tmp_path / name
-    repo.mkdir()
-    git(repo, "init", "-q")
-    datavc(repo, "init")
-    (repo / ".datavc" / "config.local").write_text(
-        f"[cache]\n\tdir = {cache}\n\tchunked = true\n\ttype = copy\n")
-    return repo
+    return new_repo(tmp_path, name, f"dir = {cache}\nchunked = true\ntype = copy")
 
 
 def _commit(repo: Path, name: str, data: bytes) -> None:
