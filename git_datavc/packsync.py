@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .packed import PackedRemote
     from .transfer import Result
 
-PACKS_IN_FLIGHT = 4         # packs built or uploading at once: memory is ~2x this x 16 MiB
+PACKS_IN_FLIGHT = 4         # pack buffers filled, built or uploading at once (~16 MiB each)
 LAID_OUT = len(MAGIC_PACK) + PACK_TARGET + MAX   # a pack buffer a large object is read into
 READS_IN_FLIGHT = 8         # range reads at once (each up to packs.RANGE_MAX bytes)
 LARGE_BATCH = 16            # large objects rebuilt at once (a temp file each)
