@@ -288,7 +288,10 @@ def cache_dir(root: Path, config: dict[str, dict[str, str]]) -> Path:
     configured = config.get("cache", {}).get("dir")
     if not configured:
         return root / ".dvc" / "cache"
-    path = Path(configured).expanduser()
+    try:
+        path = Path(configured).expanduser()
+    except (RuntimeError, ValueError):  # `~user` unknown, a NUL byte: kept as written
+        path = Path(configured)
     return path if path.is_absolute() else root / ".dvc" / path
 
 

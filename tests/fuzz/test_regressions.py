@@ -40,3 +40,10 @@ def test_yaml_values_pyyaml_cannot_build_are_the_projects_error(tmp_path: Path,
                   lambda: dvcrepo.parse_lock(text)):
         with pytest.raises(DatavcError, match="is not valid YAML"):
             parse()
+
+
+def test_dvc_cache_dir_with_an_unknown_home_or_a_nul_is_kept_as_written() -> None:
+    # found by the fuzzer: Path.expanduser raised RuntimeError / ValueError
+    root = Path("/r")
+    for value in ("~\x01", "~no-such-user-here/c", "~\x00x"):
+        assert dvcrepo.cache_dir(root, {"cache": {"dir": value}}) == root / ".dvc" / value
