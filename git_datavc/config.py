@@ -10,6 +10,7 @@ from typing import Mapping
 
 from . import git
 from .errors import DatavcError
+from .fsutil import expand_user
 
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 DEFAULTS = {
@@ -93,7 +94,7 @@ class Settings:
         value = self.get("cache.dir")
         if not value:
             return default
-        path = Path(os.path.expanduser(value))
+        path = Path(expand_user(value))
         return path if path.is_absolute() else self.root / path
 
 

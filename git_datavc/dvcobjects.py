@@ -15,6 +15,7 @@ from typing import IO, Any, Protocol
 from . import dvcrepo
 from .config import Settings
 from .errors import DatavcError, RemoteError
+from .fsutil import expand_user
 
 
 class ObjectSource(Protocol):
@@ -108,6 +109,6 @@ def remote_source(root: Path, config: dict[str, dict[str, str]],
     if "://" in url and not url.startswith("file://"):
         raise DatavcError(f"{label}: {url.split('://')[0]}:// DVC remotes cannot be read "
                           "by git-datavc", "run `dvc pull` first, then `git datavc import-dvc`")
-    path = Path(url[len("file://"):] if url.startswith("file://") else url).expanduser()
+    path = Path(expand_user(url.removeprefix("file://")))
     # DVC writes a relative local remote relative to the config file's folder, `.dvc/`
     return LocalSource(label, path if path.is_absolute() else root / ".dvc" / path)

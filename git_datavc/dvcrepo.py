@@ -27,6 +27,7 @@ from typing import Any, Iterable
 
 from . import safeyaml
 from .errors import DatavcError
+from .fsutil import expand_user
 from .safepath import check_relpath
 
 SUFFIX = ".dvc"
@@ -288,10 +289,7 @@ def cache_dir(root: Path, config: dict[str, dict[str, str]]) -> Path:
     configured = config.get("cache", {}).get("dir")
     if not configured:
         return root / ".dvc" / "cache"
-    try:
-        path = Path(configured).expanduser()
-    except (RuntimeError, ValueError):  # `~user` unknown, a NUL byte: kept as written
-        path = Path(configured)
+    path = Path(expand_user(configured))
     return path if path.is_absolute() else root / ".dvc" / path
 
 

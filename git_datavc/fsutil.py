@@ -32,6 +32,15 @@ def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
         view = view[os.write(fd, view):]
 
 
+def expand_user(path: str) -> str:
+    """`~` and `~user` expanded as the shell would; a path that cannot be (no such user, a
+    NUL byte, no home) is kept as written, and fails later where it is used."""
+    try:
+        return os.path.expanduser(path)
+    except (ValueError, KeyError, RuntimeError):
+        return path
+
+
 def sync_filesystem(path: str | os.PathLike[str]) -> None:
     """syncfs(2) on the filesystem holding `path` (Linux): one call makes every file
     written there durable. os.sync() elsewhere."""

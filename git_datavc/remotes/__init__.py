@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Callable, Collection, Iterable, Iterator, Prot
 from urllib.parse import unquote, urlsplit
 
 from ..errors import ObjectMissing, RemoteError
+from ..fsutil import expand_user
 from ..hashing import is_oid
 
 if TYPE_CHECKING:
@@ -128,7 +129,7 @@ def parse_url(url: str) -> RemoteURL:
         if re.match(r"[^/]+:", url) and not re.match(r"[A-Za-z]:[\\/]", url):
             raise RemoteError(f"remote URL {url!r} looks like scp syntax",
                               "write ssh://host/path, or ./name for a local directory")
-        return RemoteURL("local", os.path.expanduser(url))
+        return RemoteURL("local", expand_user(url))
     kind = scheme.group(1).lower()
     try:
         parts = urlsplit(url)

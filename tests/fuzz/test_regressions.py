@@ -42,8 +42,14 @@ def test_yaml_values_pyyaml_cannot_build_are_the_projects_error(tmp_path: Path,
             parse()
 
 
-def test_dvc_cache_dir_with_an_unknown_home_or_a_nul_is_kept_as_written() -> None:
-    # found by the fuzzer: Path.expanduser raised RuntimeError / ValueError
+def test_a_home_that_cannot_be_expanded_is_kept_as_written() -> None:
+    # found by the fuzzer: Path.expanduser raised RuntimeError (no such user) and
+    # os.path.expanduser ValueError (a NUL byte), for DVC's cache.dir and a DVC remote URL
+    from git_datavc import dvcobjects
+
     root = Path("/r")
     for value in ("~\x01", "~no-such-user-here/c", "~\x00x"):
         assert dvcrepo.cache_dir(root, {"cache": {"dir": value}}) == root / ".dvc" / value
+        config = {"core": {"remote": "r"}, 'remote "r"': {"url": value}}
+        source = dvcobjects.remote_source(root, config, None)
+        assert source.root == root / ".dvc" / value      # type: ignore[attr-defined]
