@@ -247,9 +247,6 @@ class Converted:
 def convert(cache: "Cache", oid: str) -> int:
     """Turn the whole object `oid` into a chunk list; returns the bytes of new chunks
     (`convert_all` does many at once, with the same checks and fewer syncs)."""
-    if _list_still_holds(cache, oid, os.stat(cache.path_str(oid)).st_size):
-        os.unlink(cache.path_str(oid))
-        return 0
     batch = _Batch(cache)
     try:
         added = batch.add(oid)
@@ -276,16 +273,22 @@ class _Batch:
     then are the whole files deleted."""
     cache: "Cache"
     fresh: dict[str, str] = field(default_factory=dict)   # chunk id -> its temp file
-    lists: list[tuple[str, bytes]] = field(default_factory=list)   # (object, its list)
+    lists: list[tuple[str, bytes | None]] = field(default_factory=list)  # None: has one
     added: int = 0
 
     def add(self, oid: str) -> int:
+        """Queue the whole object `oid`; returns the bytes of its new chunks. An object
+        rebuilt for a checkout still has its list: when every chunk of it is intact, only
+        its whole file goes (at commit), nothing is cut."""
         import blake3
 
         from .chunking import chunks_of_file
 
         src = self.cache.path_str(oid)
         size = os.stat(src).st_size
+        if _list_still_holds(self.cache, oid, size):
+            self.lists.append((oid, None))
+            return 0
         hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
         chunks: list[tuple[str, int]] = []
         mine: list[str] = []            # chunks this object added to the batch
@@ -321,29 +324,30 @@ class _Batch:
         return len(self.lists) >= BATCH_OBJECTS or self.added >= BATCH_BYTES
 
     def commit(self) -> None:
-        if not self.lists:
-            return
+        new = [(oid, data) for oid, data in self.lists if data is not None]
+        if new:
+            self._publish(new)
+        for oid, _ in self.lists:
+            os.unlink(self.cache.path_str(oid))
+        self.lists, self.added = [], 0
+
+    def _publish(self, new: list[tuple[str, bytes]]) -> None:
         cache = self.cache
         sync_filesystem(cache.tmp)                  # chunk bytes durable
         for cid in list(self.fresh):
             _publish_to(cache, self.fresh[cid], chunk_path(cache, cid))
             del self.fresh[cid]
-        written = []
-        for oid, data in self.lists:
+        for oid, data in new:
             fd, tmp = cache.tempfile(READ_ONLY)
             self.fresh[oid] = tmp
             try:
                 write_all(fd, data)
             finally:
                 os.close(fd)
-            written.append(oid)
         sync_filesystem(cache.tmp)                  # chunk renames and list bytes durable
-        for oid in written:
+        for oid, _ in new:
             _publish_to(cache, self.fresh.pop(oid), list_path(cache, oid))
         sync_filesystem(cache.tmp)                  # list renames durable
-        for oid in written:
-            os.unlink(cache.path_str(oid))
-        self.lists, self.added = [], 0
 
     def discard(self) -> None:
         """Remove the temp files of what was not committed."""
@@ -398,14 +402,11 @@ def convert_all(cache: "Cache", oids: Iterable[str], dry: bool = False) -> Conve
                 done.objects += 1
                 done.bytes_before += size
                 continue
-            if _list_still_holds(cache, oid, size):
-                os.unlink(cache.path_str(oid))
-            else:
-                try:
-                    done.bytes_added += batch.add(oid)
-                except CorruptObject as e:
-                    done.failed.append((oid, e.message))
-                    continue
+            try:
+                done.bytes_added += batch.add(oid)
+            except CorruptObject as e:
+                done.failed.append((oid, e.message))
+                continue
             done.objects += 1
             done.bytes_before += size
             if batch.full:

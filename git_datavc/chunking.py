@@ -42,9 +42,9 @@ def exact_chunks(view: memoryview, final: bool, avg: int = AVG) -> Iterator[tupl
     `final` (the view ends the object). A cut depends only on the chunk's first MAX bytes,
     so a chunk starting at least MAX before the end is exact; the caller carries the rest
     over to the next view."""
-    limit = avg * 4
-    for piece in _chunker(avg).cut_buf(view):  # type: ignore[attr-defined]
-        if not final and len(view) - piece.offset < limit:
+    cdc = _chunker(avg)
+    for piece in cdc.cut_buf(view):  # type: ignore[attr-defined]
+        if not final and len(view) - piece.offset < cdc.max_size:  # type: ignore[attr-defined]
             return
         yield piece.offset, piece.data
 

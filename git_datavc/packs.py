@@ -101,10 +101,8 @@ def build_pack(blobs: Iterable[tuple[str, bytes | memoryview]], compress: bool =
     parts: list[bytes | memoryview] = [MAGIC_PACK]
     places, offset = {}, len(MAGIC_PACK)
     misses, stream = 0, None  # chunks of one object in a row zstd did not shrink enough
-    as_laid = laid_out is not None   # the parts are still laid_out's bytes, in order
     for blob, data in blobs:
         if blob in places:
-            as_laid = False
             continue
         stored, packed = data, False
         # After PROBE_AFTER misses in a row within one object (random, compressed or float
@@ -119,15 +117,12 @@ def build_pack(blobs: Iterable[tuple[str, bytes | memoryview]], compress: bool =
             if len(squeezed) <= len(data) * (1 - COMPRESS_GAIN):
                 stored, packed = squeezed, True
         misses = 0 if packed else misses + 1
-        as_laid = as_laid and not packed
         parts.append(stored)
         places[blob] = (offset, len(stored), len(data), packed)
         offset += len(stored)
-    pack: bytes | memoryview
-    if laid_out is not None and as_laid and len(laid_out) == offset:
-        pack = laid_out         # the buffer is the pack already
-    else:
-        pack = b"".join(parts)
+    # A blob compressed (>= 10% smaller) or a repeat left out makes the pack shorter than
+    # the buffer: only a buffer of the same length is the pack as it is.
+    pack = laid_out if laid_out is not None and len(laid_out) == offset else b"".join(parts)
     return str(blake3.blake3(pack).hexdigest()), pack, places
 
 

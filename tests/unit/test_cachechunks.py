@@ -242,3 +242,11 @@ def test_convert_all_makes_a_batch_durable_together(cache: Cache,
         with cache.open(oid) as f:
             assert f.read() == data
     assert cache.has_whole(bad) and not cachechunks.is_chunked(cache, bad)
+    # A version rebuilt for a checkout keeps its list: converting it again writes nothing
+    # and syncs nothing, it only drops the whole file.
+    cachechunks.rebuild(cache, oids[1])
+    assert cache.has_whole(oids[1])
+    syncs.clear()
+    done = cachechunks.convert_all(cache, [oids[1]])
+    assert done.objects == 1 and done.bytes_added == 0 and syncs == []
+    assert not cache.has_whole(oids[1]) and cachechunks.is_chunked(cache, oids[1])
