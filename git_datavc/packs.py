@@ -95,8 +95,6 @@ def build_pack(blobs: Iterable[tuple[str, bytes | memoryview]], compress: bool =
     is only probed once it has failed a few in a row (other blobs are always tried).
     `laid_out`: the blobs are views of this buffer, which already holds `MAGIC_PACK` and
     then each blob, in order; when no blob shrinks it is the pack as it is, not copied."""
-    import blake3
-
     zc = _zstd()[0] if compress else None
     parts: list[bytes | memoryview] = [MAGIC_PACK]
     places, offset = {}, len(MAGIC_PACK)
@@ -123,7 +121,21 @@ def build_pack(blobs: Iterable[tuple[str, bytes | memoryview]], compress: bool =
     # A blob compressed (>= 10% smaller) or a repeat left out makes the pack shorter than
     # the buffer: only a buffer of the same length is the pack as it is.
     pack = laid_out if laid_out is not None and len(laid_out) == offset else b"".join(parts)
-    return str(blake3.blake3(pack).hexdigest()), pack, places
+    return pack_name(places), pack, places
+
+
+def pack_name(places: Mapping[str, tuple[int, int, int, bool]]) -> str:
+    """A pack's name: the BLAKE3 of its table of contents, a line "ID LENGTH 0|1" per blob
+    (its id, stored length, whether compressed), in order (`places` as `build_pack` gives
+    them), after `MAGIC_PACK`. Each id is the BLAKE3 of the blob's bytes, so this names
+    the pack by its content without hashing a push's gigabytes a second time. Packs named
+    by the BLAKE3 of their bytes (before this) read the same: nothing recomputes a name."""
+    import blake3
+
+    toc = blake3.blake3(MAGIC_PACK)
+    for blob, (_, length, _, packed) in places.items():
+        toc.update(f"{blob} {length} {int(packed)}\n".encode())
+    return str(toc.hexdigest())
 
 
 def blob_bytes(blob: str, entry: Entry, stored: bytes) -> bytes:

@@ -21,7 +21,7 @@ def test_pack_round_trip_compresses_only_what_shrinks_by_a_tenth() -> None:
     noise = os.urandom(50_000)                # does not
     blobs = [(b3(text), text), (b3(noise), noise), (b3(text), text)]   # a repeat is stored once
     name, data, places = packs.build_pack(blobs)
-    assert name == b3(data) and data.startswith(packs.MAGIC_PACK)
+    assert name == packs.pack_name(places) and data.startswith(packs.MAGIC_PACK)
     assert set(places) == {b3(text), b3(noise)}
     t_off, t_len, t_size, t_packed = places[b3(text)]
     n_off, n_len, n_size, n_packed = places[b3(noise)]
@@ -175,3 +175,21 @@ def test_a_laid_out_pack_with_a_blob_that_shrinks_is_joined_as_usual() -> None:
     name, data, places = packs.build_pack(views, laid_out=view)
     assert isinstance(data, bytes) and places[b3(blobs[1])][3]      # compressed
     assert (name, data, places) == packs.build_pack([(b3(b), b) for b in blobs])
+
+
+def test_a_packs_name_is_its_table_of_contents() -> None:
+    """Same blobs in the same order and form: same name, whatever buffer they were laid
+    out in; another order, another blob or another stored form: another name."""
+    text, noise = b"row,1,some text\n" * 400, os.urandom(5000)
+    blobs = [(b3(text), text), (b3(noise), noise)]
+    name, data, _ = packs.build_pack(blobs)
+    buffer = bytearray(packs.MAGIC_PACK + text + noise)
+    view = memoryview(buffer)
+    laid = [(b3(text), view[len(packs.MAGIC_PACK):][:len(text)]),
+            (b3(noise), view[len(packs.MAGIC_PACK) + len(text):])]
+    assert packs.build_pack(laid, compress=False, laid_out=view)[0] != name   # text stored raw
+    assert packs.build_pack(blobs)[0] == name
+    assert packs.build_pack(blobs[::-1])[0] != name
+    assert packs.build_pack(blobs[:1])[0] != name
+    assert packs.build_pack(blobs, compress=False)[0] == packs.build_pack(laid, laid_out=view,
+                                                                          compress=False)[0]
