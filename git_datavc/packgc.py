@@ -91,7 +91,7 @@ def _repack(remote: PackedRemote, kept: Index) -> None:
     from .packsync import _read_span, retrying
     from .packs import blob_bytes
 
-    sizes = {_pack_name(k.key): k.size for k in remote.backend.list_keys("packs")}
+    sizes = {_name_of_key(k.key): k.size for k in remote.backend.list_keys("packs")}
     live: dict[str, int] = {}
     for entry in kept.blobs.values():
         live[entry.pack] = live.get(entry.pack, 0) + entry.length
@@ -134,10 +134,10 @@ def mark(remote: PackedRemote, grace_s: float, dry: bool = False) -> Swept:
     live = referenced(remote)
     now = time.time()
     marked = [k for k in remote.backend.list_keys("packs")
-              if k.key.endswith(".pack") and _pack_name(k.key) not in live
+              if k.key.endswith(".pack") and _name_of_key(k.key) not in live
               and now - k.mtime >= grace_s]
     if marked and not dry:
-        body = {"created": now, "packs": [_pack_name(k.key) for k in marked]}
+        body = {"created": now, "packs": [_name_of_key(k.key) for k in marked]}
         key = f"{MARKS}/mark-{int(now * 1000)}-{uuid.uuid4().hex[:8]}.json"
         remote.backend.put_bytes(key, json.dumps(body).encode())
     return Swept(len(marked), sum(k.size for k in marked))
@@ -164,7 +164,7 @@ def sweep_marks(remote: PackedRemote, grace_s: float, dry: bool = False) -> Swep
     if not due:
         return swept
     live = referenced(remote)
-    sizes = {_pack_name(k.key): k.size for k in remote.backend.list_keys("packs")}
+    sizes = {_name_of_key(k.key): k.size for k in remote.backend.list_keys("packs")}
     doomed = sorted({p for _, packs in due for p in packs if p not in live and p in sizes})
     swept = Swept(len(doomed), sum(sizes[p] for p in doomed))
     if not dry:
@@ -173,5 +173,5 @@ def sweep_marks(remote: PackedRemote, grace_s: float, dry: bool = False) -> Swep
     return swept
 
 
-def _pack_name(key: str) -> str:
+def _name_of_key(key: str) -> str:
     return key[len("packs/"):-len(".pack")]

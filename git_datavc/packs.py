@@ -125,11 +125,13 @@ def build_pack(blobs: Iterable[tuple[str, bytes | memoryview]], compress: bool =
 
 
 def pack_name(places: Mapping[str, tuple[int, int, int, bool]]) -> str:
-    """A pack's name: the BLAKE3 of its table of contents, a line "ID LENGTH 0|1" per blob
-    (its id, stored length, whether compressed), in order (`places` as `build_pack` gives
-    them), after `MAGIC_PACK`. Each id is the BLAKE3 of the blob's bytes, so this names
-    the pack by its content without hashing a push's gigabytes a second time. Packs named
-    by the BLAKE3 of their bytes (before this) read the same: nothing recomputes a name."""
+    """A pack's name: the BLAKE3 of `MAGIC_PACK` and a line "ID LENGTH 0|1" per blob (its
+    id, stored length, whether compressed), in order (`places` as `build_pack` gives them).
+    Each id is the BLAKE3 of the blob's bytes, so this names the pack by its content
+    without hashing a push's gigabytes a second time. Two packs of one name hold the same
+    blobs at the same offsets (offsets follow from the lengths), so an index entry reads
+    right from either; nothing recomputes a name, so packs named by their bytes' BLAKE3
+    (the first layout-2 pushes) read the same."""
     import blake3
 
     toc = blake3.blake3(MAGIC_PACK)
